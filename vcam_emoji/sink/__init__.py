@@ -1,0 +1,1 @@
+"""Frame sinks: where finished frames go (virtual camera, preview window, video file, memory)."""
