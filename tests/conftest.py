@@ -1,0 +1,24 @@
+"""Shared test helpers. ../shared (datasets and media) is optional: tests that need it skip with a reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def shared_file(relative: str) -> Path:
+    """Path of a file under ../shared, or skip the test saying it is absent."""
+    path = SHARED / relative
+    if not path.is_file():
+        pytest.skip(f"needs ../shared/{relative} (datasets and media beside the repo); not present here")
+    return path
+
+
+@pytest.fixture
+def shared() -> "callable":
+    return shared_file
