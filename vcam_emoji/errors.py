@@ -25,3 +25,7 @@ class InputError(EmojiCamError):
 
 class OutputError(EmojiCamError):
     """An output file cannot be written."""
+
+
+class DeviceError(EmojiCamError):
+    """A camera, virtual camera or display cannot be used; the message says how to fix it."""
