@@ -1,0 +1,104 @@
+"""The one place that creates onnxruntime sessions: provider policy, CPU tuning, and a clear error for bad files.
+
+Policy: ``"auto"`` uses the first available GPU provider (CUDA, then DirectML, then CoreML) with CPU as fallback;
+``"cpu"`` uses only the CPU; ``"cuda"``/``"directml"``/``"coreml"`` ask for that provider (CPU stays as fallback).
+``get_available_providers()`` lists CUDA even where the session silently falls back to CPU, so the providers that the
+session really uses are read back with ``session.get_providers()``, logged and returned.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+PROVIDER_NAMES = {
+    "cuda": "CUDAExecutionProvider",
+    "directml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+_AUTO_ORDER = ("cuda", "directml", "coreml")
+_CPU = PROVIDER_NAMES["cpu"]
+# GPU providers that failed to start in this process: "auto" does not try them again (each failed attempt costs
+# time and prints onnxruntime's own error to stderr). Explicit requests still try.
+_failed_providers: set[str] = set()
+
+
+def _ort():
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - a broken installation
+        raise ModelError(
+            f"onnxruntime cannot be imported ({exc}); reinstall vcam-emoji (it installs onnxruntime or "
+            f"onnxruntime-gpu)"
+        ) from exc
+    return onnxruntime
+
+
+def requested_providers(providers: str, available: list[str]) -> list[str]:
+    """The provider list passed to onnxruntime for a policy name, given ``get_available_providers()``."""
+    key = providers.strip().lower()
+    if key == "auto":
+        chosen = [PROVIDER_NAMES[k] for k in _AUTO_ORDER
+                  if PROVIDER_NAMES[k] in available and PROVIDER_NAMES[k] not in _failed_providers]
+        return chosen[:1] + [_CPU]
+    if key == "cpu":
+        return [_CPU]
+    if key in PROVIDER_NAMES:
+        name = PROVIDER_NAMES[key]
+        if name not in available:
+            log.warning(
+                "execution provider %r was requested but this onnxruntime build does not have %s "
+                "(available: %s); using the CPU. Install onnxruntime-gpu (CUDA) or onnxruntime-directml (Windows) "
+                "for GPU inference.", key, name, ", ".join(available)
+            )
+            return [_CPU]
+        return [name, _CPU]
+    allowed = ", ".join(["auto", *PROVIDER_NAMES])
+    raise ModelError(f"providers: expected one of {allowed}, got {providers!r}")
+
+
+def create_session(model_path: str | Path, providers: str = "auto", threads: int = 0):
+    """Create an InferenceSession for ``model_path``.
+
+    ``threads`` = 0 lets onnxruntime choose (all cores); a positive number sets ``intra_op_num_threads``.
+    Returns ``(session, providers_used)`` where ``providers_used`` is ``session.get_providers()``.
+    """
+    ort = _ort()
+    path = Path(model_path)
+    if not isinstance(threads, int) or threads < 0:
+        raise ModelError(f"threads: expected an integer >= 0 (0 = automatic), got {threads!r}")
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found; check the path or reinstall vcam-emoji")
+    available = list(ort.get_available_providers())
+    wanted = requested_providers(providers, available)
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # onnxruntime's own warnings (e.g. unused initialisers) stay out of our logs
+
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=wanted)
+    except Exception as exc:  # onnxruntime raises its own (non-public) exception types for bad files
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"{path}: onnxruntime cannot load this model ({first_line}); the file is corrupt, truncated or not an "
+            f"ONNX model — reinstall vcam-emoji or rebuild it with models/build_models.py"
+        ) from exc
+
+    used = list(session.get_providers())
+    log.info("onnxruntime session for %s uses %s (threads=%s)", path.name, ", ".join(used), threads or "auto")
+    gpu_wanted = [p for p in wanted if p != _CPU]
+    if gpu_wanted and gpu_wanted[0] not in used:
+        _failed_providers.add(gpu_wanted[0])
+        level = logging.WARNING if providers.strip().lower() != "auto" else logging.INFO
+        log.log(level, "%s was requested for %s but the session fell back to %s (driver or library missing?)",
+                gpu_wanted[0], path.name, ", ".join(used))
+    return session, used
