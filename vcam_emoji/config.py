@@ -1,0 +1,868 @@
+"""The configuration: schema, defaults, validation, the commented default file, tray edits and live reload.
+
+The user's file is TOML with these sections (every key is optional; a missing key takes its default)::
+
+    [pack]        name
+    [detector]    model, min_score, every_n_frames
+    [classifier]  model
+    [smoothing]   time_constant_ms, switch_margin, min_hold_ms
+    [camera]      device, width, height, fps, mirror
+    [output]      sink, virtual_camera_name
+    [runtime]     execution_provider, threads
+    [timeline]    path
+
+The schema lives in one place: the ``metadata`` of the dataclass fields below (type, range, unit, help text). The
+loader, the dataclass checks, the commented default file and the error messages are all generated from it.
+
+Rules for the user's file: it is written once, on first run (``ensure_config_file``), and never rewritten behind the
+user's back. ``update_config_file`` (used by the tray) changes only the lines of the keys it is asked to set.
+``ConfigWatcher`` reloads the file when it changes and keeps the last good configuration when an edit is invalid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import logging
+import math
+import os
+import re
+import sys
+import tempfile
+import time
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import platformdirs
+import tomli_w
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "vcam-emoji"
+CONFIG_FILE_NAME = "config.toml"
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Schema
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """How one key is checked and documented."""
+
+    kind: str  # "str", "int", "float", "bool", "device" (int >= 0 or non-empty str), "model" (name or .onnx path)
+    help: str
+    low: float | None = None
+    high: float | None = None
+    unit: str = ""
+    choices: tuple[str, ...] = ()
+    non_empty: bool = False
+    allowed_text: str = ""  # overrides the generated "allowed ..." text
+
+    def allowed(self) -> str:
+        if self.allowed_text:
+            return self.allowed_text
+        if self.choices:
+            return "one of " + ", ".join(f'"{c}"' for c in self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind in ("int", "float") and self.low is not None and self.high is not None:
+            unit = f" ({self.unit})" if self.unit else ""
+            return f"{_number_text(self.low)}..{_number_text(self.high)}{unit}"
+        if self.kind == "str":
+            return "a non-empty string" if self.non_empty else "any string"
+        raise ValueError(f"spec of kind {self.kind!r} needs allowed_text")
+
+
+def _key(default: Any, kind: str, help: str, **spec: Any) -> Any:
+    return field(default=default, metadata={"spec": _Spec(kind=kind, help=help, **spec)})
+
+
+def _spec_of(f: dataclasses.Field) -> _Spec:
+    return f.metadata["spec"]
+
+
+def _number_text(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "a table"
+    return f"a {type(value).__name__}"
+
+
+def _show(value: object, limit: int = 60) -> str:
+    """A value as it would be written in TOML, shortened for messages."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (int, float, str)):
+        text = _toml_value(value)
+    elif isinstance(value, (list, tuple)):
+        text = "[" + ", ".join(_show(v, limit) for v in value) + "]"
+    elif isinstance(value, Mapping):
+        text = "{ " + ", ".join(f"{k} = {_show(v, limit)}" for k, v in value.items()) + " }"
+    elif hasattr(value, "isoformat"):
+        text = value.isoformat()  # TOML dates and times
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _toml_value(value: object) -> str:
+    """TOML text of a scalar (str, int, float, bool)."""
+    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+
+
+def _check(dotted: str, spec: _Spec, value: object) -> tuple[object, str | None]:
+    """Return (normalised value, None) or (value, problem) for ``dotted = value``."""
+    shown = f"{dotted} = {_show(value)}"
+    wrong_type = f"{shown} is {_type_name(value)}; allowed {spec.allowed()}"
+    if spec.kind == "bool":
+        return (value, None) if isinstance(value, bool) else (value, wrong_type)
+    if spec.kind in ("int", "float"):
+        accepted = (int, float) if spec.kind == "float" else (int,)
+        if isinstance(value, bool) or not isinstance(value, accepted):
+            expected = "a number" if spec.kind == "float" else "an integer"
+            return value, f"{shown} is {_type_name(value)}, expected {expected}; allowed {spec.allowed()}"
+        number = float(value) if spec.kind == "float" else value
+        if not (spec.low <= number <= spec.high):  # also rejects nan and inf
+            return value, f"{shown} is out of range; allowed {spec.allowed()}"
+        return number, None
+    if spec.kind == "device":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return (value, None) if value >= 0 else (value, f"{shown} is negative; allowed {spec.allowed()}")
+        if isinstance(value, str):
+            return (value, None) if value.strip() else (value, f"{shown} is empty; allowed {spec.allowed()}")
+        return value, wrong_type
+    # "str" and "model"
+    if not isinstance(value, str):
+        return value, wrong_type
+    if spec.choices and value not in spec.choices:
+        return value, f"{shown} is not allowed; allowed {spec.allowed()}"
+    if (spec.non_empty or spec.kind == "model") and not value.strip():
+        return value, f"{shown} is empty; allowed {spec.allowed()}"
+    if spec.kind == "model" and _looks_like_path(value) and not value.lower().endswith(".onnx"):
+        return value, f"{shown} is a path but not an .onnx file; allowed {spec.allowed()}"
+    return value, None
+
+
+def _looks_like_path(value: str) -> bool:
+    return "/" in value or "\\" in value or "." in value
+
+
+def _check_section(instance: object) -> None:
+    """Dataclass check: normalise ints given for floats, raise ConfigError listing every bad field."""
+    problems = []
+    for f in dataclasses.fields(instance):
+        value, problem = _check(f"{instance._section}.{f.name}", _spec_of(f), getattr(instance, f.name))
+        if problem:
+            problems.append(problem)
+        else:
+            object.__setattr__(instance, f.name, value)
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class PackConfig:
+    _section = "pack"
+    name: str = _key(
+        "twemoji", "str", "Emoji pack drawn over the faces: the name of an installed pack, e.g. \"twemoji\".\n"
+        "Whether the pack exists is checked when Emoji Cam starts.", non_empty=True)
+
+    def __post_init__(self) -> None:
+        _check_section(self)
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    _section = "detector"
+    model: str = _key(
+        "auto", "model", "Face detector: \"auto\" (a bundled detector that suits this machine), a bundled detector\n"
+        "name (\"blazeface_short\" for faces near the camera, \"blazeface_full\" for faces further away,\n"
+        "\"centerface\"), or the path of an .onnx file.",
+        allowed_text="\"auto\", a bundled detector name, or a path ending in .onnx")
+    min_score: float = _key(
+        0.5, "float", "Minimum detector confidence for a face to count; lower finds more faces, and more false ones.",
+        low=0.0, high=1.0)
+    every_n_frames: int = _key(
+        1, "int", "Run the detector on every Nth frame only; tracking fills in the frames between.\n"
+        "1 = every frame; higher values save CPU but follow fast movements less well.", low=1, high=10, unit="frames")
+
+    def __post_init__(self) -> None:
+        _check_section(self)
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    _section = "classifier"
+    model: str = _key(
+        "default", "model", "Expression classifier: \"default\" (the bundled model), a bundled model name, or the\n"
+        "path of an .onnx file with its .json manifest beside it (same name, .json instead of .onnx).",
+        allowed_text="\"default\", a bundled model name, or a path ending in .onnx")
+
+    def __post_init__(self) -> None:
+        _check_section(self)
+
+
+@dataclass(frozen=True)
+class SmoothingConfig:
+    _section = "smoothing"
+    time_constant_ms: float = _key(
+        250.0, "float", "How calmly the expression follows the face: the time constant of the smoothing of the\n"
+        "expression probabilities. 0 = off (every frame on its own); higher = steadier but slower.",
+        low=0.0, high=5000.0, unit="milliseconds")
+    switch_margin: float = _key(
+        0.15, "float", "How much more probable a new expression must be than the one shown before the emoji\n"
+        "changes (0.15 = 15 percentage points). 0 = change as soon as another expression leads.",
+        low=0.0, high=1.0, unit="probability")
+    min_hold_ms: float = _key(
+        300.0, "float", "An expression stays at least this long before it may change.",
+        low=0.0, high=10000.0, unit="milliseconds")
+
+    def __post_init__(self) -> None:
+        _check_section(self)
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    _section = "camera"
+    device: int | str = _key(
+        0, "device", "Camera to read: an index (0 = the first camera) or a device name or path as a string,\n"
+        "e.g. \"/dev/video2\" or \"Logitech BRIO\".", allowed_text="an integer >= 0 or a non-empty device name")
+    width: int = _key(1280, "int", "Requested capture width; the camera may pick the nearest size it supports.",
+                      low=16, high=7680, unit="pixels")
+    height: int = _key(720, "int", "Requested capture height.", low=16, high=4320, unit="pixels")
+    fps: float = _key(30.0, "float", "Requested frame rate.", low=1.0, high=240.0, unit="frames per second")
+    mirror: bool = _key(False, "bool", "Flip the picture horizontally, like a mirror.")
+
+    def __post_init__(self) -> None:
+        _check_section(self)
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    _section = "output"
+    sink: str = _key(
+        "auto", "str", "Where the frames go: \"auto\" (the virtual camera if there is one, else a preview window),\n"
+        "\"vcam\" (the virtual camera only; stop if there is none), \"preview\" (a window), \"file\" (a video\n"
+        "file named on the command line), \"none\" (nowhere; for benchmarks).",
+        choices=("auto", "vcam", "preview", "file", "none"))
+    virtual_camera_name: str = _key(
+        "Emoji Cam", "str", "Name of the virtual camera, where the backend lets us choose it; \"\" = the backend's "
+        "default.")
+
+    def __post_init__(self) -> None:
+        _check_section(self)
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    _section = "runtime"
+    execution_provider: str = _key(
+        "auto", "str", "Where the models run: \"auto\" (the fastest available, else the CPU), \"cpu\", \"cuda\"\n"
+        "(NVIDIA GPUs), \"directml\" (GPUs on Windows), \"coreml\" (Apple).",
+        choices=("auto", "cpu", "cuda", "directml", "coreml"))
+    threads: int = _key(0, "int", "CPU threads for each model; 0 = let onnxruntime decide.",
+                        low=0, high=64, unit="threads")
+
+    def __post_init__(self) -> None:
+        _check_section(self)
+
+
+@dataclass(frozen=True)
+class TimelineConfig:
+    _section = "timeline"
+    path: str = _key("", "str", "Record the expressions shown over time to this file; \"\" = off.",
+                     allowed_text="a file path, or \"\" for off")
+
+    def __post_init__(self) -> None:
+        _check_section(self)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration. Every field has a default, so ``Config()`` is the default configuration."""
+
+    pack: PackConfig = field(default_factory=PackConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    timeline: TimelineConfig = field(default_factory=TimelineConfig)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if type(value) is not f.default_factory:
+                raise ConfigError(f"Config.{f.name}: expected {f.default_factory.__name__}, got {_type_name(value)}")
+
+    def with_changes(self, changes: Mapping[str, object]) -> "Config":
+        """A copy with dotted keys set, e.g. ``{"smoothing.min_hold_ms": 500}``; raises ConfigError if invalid."""
+        data = config_to_dict(self)
+        problems = _apply_dotted(data, changes)
+        if problems:
+            raise ConfigError("\n".join(problems))
+        return config_from_dict(data, source="<changes>")
+
+
+_SECTIONS: Mapping[str, type] = types.MappingProxyType(
+    {f.name: f.default_factory for f in dataclasses.fields(Config)}
+)
+
+
+def _section_fields(section: str) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(_SECTIONS[section])}
+
+
+class SmoothingPreset(NamedTuple):
+    time_constant_ms: float
+    switch_margin: float
+    min_hold_ms: float
+
+
+SMOOTHING_PRESETS: Mapping[str, SmoothingPreset] = types.MappingProxyType({
+    "off": SmoothingPreset(0.0, 0.0, 0.0),
+    "responsive": SmoothingPreset(100.0, 0.08, 120.0),
+    "balanced": SmoothingPreset(250.0, 0.15, 300.0),  # = the defaults
+    "steady": SmoothingPreset(600.0, 0.25, 800.0),
+})
+
+
+def smoothing_preset_changes(name: str) -> dict[str, float]:
+    """The dotted-key changes that select preset ``name`` (for ``update_config_file`` / ``Config.with_changes``)."""
+    if name not in SMOOTHING_PRESETS:
+        raise ConfigError(f"unknown smoothing preset {name!r}; allowed one of " + ", ".join(SMOOTHING_PRESETS))
+    return {f"smoothing.{k}": v for k, v in SMOOTHING_PRESETS[name]._asdict().items()}
+
+
+def smoothing_preset_name(smoothing: SmoothingConfig) -> str | None:
+    """The name of the preset these settings equal, or None for custom settings."""
+    current = (smoothing.time_constant_ms, smoothing.switch_margin, smoothing.min_hold_ms)
+    for name, preset in SMOOTHING_PRESETS.items():
+        if all(math.isclose(a, b, abs_tol=1e-9) for a, b in zip(current, preset)):
+            return name
+    return None
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Loading and validation
+
+
+def default_config_path() -> Path:
+    """``config.toml`` in the platform's user config folder (e.g. ``~/.config/vcam-emoji/config.toml``)."""
+    return platformdirs.user_config_path(APP_NAME, appauthor=False) / CONFIG_FILE_NAME
+
+
+def config_to_dict(config: Config) -> dict[str, dict[str, object]]:
+    """Plain nested dict of the configuration, e.g. for ``doctor`` or ``tomli_w.dumps``."""
+    return dataclasses.asdict(config)
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def _lookup(dotted: object) -> tuple[str, str, _Spec] | str:
+    """(section, key, spec) of a dotted key such as "camera.width", or the problem if there is no such key."""
+    section, _, key = str(dotted).partition(".")
+    fields = _section_fields(section) if section in _SECTIONS else {}
+    if key in fields:
+        return section, key, _spec_of(fields[key])
+    known = [f"{s}.{k}" for s in _SECTIONS for k in _section_fields(s)]
+    return f"{dotted} is not a known setting{_suggest(str(dotted), known)}"
+
+
+def _apply_dotted(data: dict[str, dict[str, object]], changes: Mapping[str, object]) -> list[str]:
+    """Set dotted keys in a nested dict of known sections; return problems for unknown keys."""
+    problems = []
+    for dotted, value in changes.items():
+        found = _lookup(dotted)
+        if isinstance(found, str):
+            problems.append(found)
+        else:
+            data[found[0]][found[1]] = value
+    return problems
+
+
+def config_from_dict(data: Mapping[str, object], source: str = "<config>") -> Config:
+    """Validate parsed TOML and build a Config; raise ConfigError listing every problem, one per line."""
+    problems: list[str] = []
+    sections: dict[str, object] = {}
+    for name, table in data.items():
+        if name not in _SECTIONS:
+            if isinstance(table, Mapping):
+                problems.append(f"[{name}] is not a known section{_suggest(name, list(_SECTIONS))}; "
+                                f"allowed sections: {', '.join(_SECTIONS)}")
+            else:
+                problems.append(f"{name} = {_show(table)} is outside any section; every setting belongs in a "
+                                f"section: {', '.join(f'[{s}]' for s in _SECTIONS)}")
+            continue
+        if not isinstance(table, Mapping):
+            problems.append(f"{name} = {_show(table)} must be a section [{name}], not {_type_name(table)}")
+            continue
+        fields = _section_fields(name)
+        values = {}
+        for key, value in table.items():
+            dotted = f"{name}.{key}"
+            if key not in fields:
+                problems.append(f"{dotted} = {_show(value)} is not a known setting{_suggest(key, list(fields))}; "
+                                f"[{name}] has: {', '.join(fields)}")
+                continue
+            normalised, problem = _check(dotted, _spec_of(fields[key]), value)
+            if problem:
+                problems.append(problem)
+            else:
+                values[key] = normalised
+        sections[name] = values
+    if problems:
+        raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
+    return Config(**{name: _SECTIONS[name](**values) for name, values in sections.items()})
+
+
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+
+
+def parse_config(text: str, source: str = "<string>") -> Config:
+    """Parse and validate TOML text; ``source`` names the file in messages."""
+    return config_from_dict(_parse_toml(text, source), source)
+
+
+def _parse_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = _TOML_POSITION.search(message)
+        if match:
+            reason = message[: match.start()]
+            where = f"line {match.group(1)}, column {match.group(2)}"
+        else:
+            reason, where = message, "end of file"
+            if "(at end of document)" in message:
+                reason = message.replace("(at end of document)", "").strip()
+                where = f"line {text.count(chr(10)) + 1} (end of file)"
+        raise ConfigError(f"{source}: TOML syntax error at {where}: {reason}") from None
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8-sig")  # tolerate the BOM some Windows editors write
+    except UnicodeDecodeError as exc:
+        message = f"{source}: not UTF-8 text (bad byte at offset {exc.start}); save the file as UTF-8"
+        raise ConfigError(message) from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: the configuration file does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file: {exc.strerror or exc}") from None
+
+
+def _read_text(path: Path) -> str:
+    return _decode(_read_bytes(path), str(path))
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate the file; raise ConfigError naming every problem (file, key, value, what is allowed)."""
+    path = Path(path).expanduser()
+    config = parse_config(_read_text(path), str(path))
+    log.debug("loaded configuration from %s", path)
+    return config
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The commented default file
+
+_HEADER = """\
+# Emoji Cam configuration ({app}).
+#
+# Written with the default settings on first run; Emoji Cam never overwrites it. Edit it while Emoji Cam runs:
+# changes are applied within about a second. If an edit is invalid, Emoji Cam keeps the last good settings and
+# says which key is wrong. The tray menu changes only the lines of the settings you pick there.
+# Every key is optional: a key you delete takes its default. Delete the whole file to get a fresh default one.
+"""
+
+
+def _comment(text: str) -> list[str]:
+    return [f"# {line}".rstrip() for line in text.split("\n")]
+
+
+def default_config_text() -> str:
+    """The commented default file: every key with what it does, what is allowed and its default."""
+    lines = _HEADER.format(app=APP_NAME).splitlines()
+    for section, cls in _SECTIONS.items():
+        lines += ["", f"[{section}]"]
+        if section == "smoothing":
+            presets = "; ".join(f"{name} = {', '.join(_number_text(v) for v in preset)}"
+                                for name, preset in SMOOTHING_PRESETS.items())
+            lines += _comment("Presets (time_constant_ms, switch_margin, min_hold_ms), also in the tray menu:\n"
+                              f"{presets}.\n")
+        for f in dataclasses.fields(cls):
+            spec = _spec_of(f)
+            lines += _comment(spec.help)
+            lines.append(f"# Allowed: {spec.allowed()}. Default: {_toml_value(f.default)}.")
+            lines.append(f"{f.name} = {_toml_value(f.default)}")
+    return "\n".join(lines) + "\n"
+
+
+def _atomic_write(path: Path, text: str, *, replace: bool = True, mode: int | None = None) -> bool:
+    """Write via a temp file in the same folder. With replace=False never overwrite; return False if it existed."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        if replace:
+            os.replace(tmp, path)
+            return True
+        try:
+            os.link(tmp, path)  # atomic, and fails rather than overwriting
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links on this file system
+            if path.exists():
+                return False
+            os.replace(tmp, path)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def ensure_config_file(path: str | os.PathLike[str] | None = None) -> Path:
+    """Write the commented default file if there is none yet (creating folders); never touch an existing one."""
+    path = Path(path).expanduser() if path is not None else default_config_path()
+    if path.exists():
+        if not path.is_file():
+            raise ConfigError(f"{path}: expected a configuration file, found a folder or device")
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        created = _atomic_write(path, default_config_text(), replace=False)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the default configuration file: {exc.strerror or exc}") from None
+    if created:
+        log.info("wrote the default configuration file %s", path)
+    return path
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Line-based editing (for the tray): change only the lines of the keys being set
+
+
+@dataclass(frozen=True)
+class _Entry:
+    kind: str  # "header" or "key"
+    path: tuple[str, ...]  # header: the table; key: table + key parts
+    first: int  # line index
+    last: int  # last line index (multi-line values)
+    value_col: int = 0  # where the value starts on the first line
+    comment: str = ""  # trailing comment of a key's last line, with the whitespace before it
+
+
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _parse_key(line: str, i: int) -> tuple[tuple[str, ...], int] | None:
+    """Parse a dotted key at ``line[i:]``; return (parts, index after it) or None."""
+    parts: list[str] = []
+    while True:
+        while i < len(line) and line[i] in " \t":
+            i += 1
+        if i < len(line) and line[i] in "\"'":
+            quote, j = line[i], i + 1
+            while j < len(line) and line[j] != quote:
+                j += 2 if (quote == '"' and line[j] == "\\") else 1
+            if j >= len(line):
+                return None
+            try:
+                parts.append(tomllib.loads(f"k = {line[i:j + 1]}")["k"])
+            except tomllib.TOMLDecodeError:
+                return None
+            i = j + 1
+        else:
+            match = _BARE.match(line, i)
+            if not match:
+                return None
+            parts.append(match.group())
+            i = match.end()
+        while i < len(line) and line[i] in " \t":
+            i += 1
+        if i < len(line) and line[i] == ".":
+            i += 1
+            continue
+        return tuple(parts), i
+
+
+def _scan_value(lines: list[str], first: int, col: int) -> tuple[int, str]:
+    """Find where a value starting at ``lines[first][col:]`` ends; return (last line, trailing comment)."""
+    depth, mode = 0, ""
+    index, j = first, col
+    while index < len(lines):
+        line = lines[index]
+        while j < len(line):
+            c = line[j]
+            if not mode:
+                if c == "#":
+                    if depth <= 0:
+                        value_end = len(line[:j].rstrip())
+                        return index, line[value_end:]
+                    break  # a comment inside an array
+                if line.startswith('"""', j) or line.startswith("'''", j):
+                    mode, j = line[j:j + 3], j + 3
+                    continue
+                if c in "\"'":
+                    mode = c
+                depth += c in "[{"
+                depth -= c in "]}"
+                j += 1
+            elif c == "\\" and mode[0] == '"':
+                j += 2
+            elif line.startswith(mode, j):
+                if len(mode) == 3:  # up to two quotes may precede the closing three
+                    while line.startswith(mode[0], j + 3):
+                        j += 1
+                j, mode = j + len(mode), ""
+            else:
+                j += 1
+        if len(mode) != 3 and (depth <= 0 or len(mode) == 1):
+            return index, ""
+        index, j = index + 1, 0
+    return len(lines) - 1, ""
+
+
+def _entries(lines: list[str]) -> list[_Entry]:
+    entries, table, index = [], (), 0
+    while index < len(lines):
+        line = lines[index]
+        stripped = line.lstrip()
+        if stripped.startswith("["):
+            start = line.index("[") + (2 if stripped.startswith("[[") else 1)
+            parsed = _parse_key(line, start)
+            if parsed:
+                table = parsed[0] if not stripped.startswith("[[") else ("[[array]]",) + parsed[0]
+                entries.append(_Entry("header", table, index, index))
+            index += 1
+            continue
+        parsed = _parse_key(line, 0) if stripped and not stripped.startswith("#") else None
+        if parsed and parsed[1] < len(line) and line[parsed[1]] == "=":
+            col = parsed[1] + 1
+            while col < len(line) and line[col] in " \t":
+                col += 1
+            last, comment = _scan_value(lines, index, col)
+            entries.append(_Entry("key", table + parsed[0], index, last, col, comment))
+            index = last + 1
+            continue
+        index += 1
+    return entries
+
+
+def _set_line(lines: list[str], section: str, key: str, value_text: str) -> None:
+    entries = _entries(lines)
+    for entry in entries:
+        if entry.kind == "key" and entry.path == (section, key):
+            new = lines[entry.first][: entry.value_col] + value_text + entry.comment
+            lines[entry.first: entry.last + 1] = [new]
+            return
+    new_line = f"{key} = {value_text}"
+    for n, entry in enumerate(entries):
+        if entry.kind == "header" and entry.path == (section,):
+            insert_at = entry.first + 1
+            for other in entries[n + 1:]:
+                if other.kind == "header":
+                    break
+                insert_at = other.last + 1
+            lines.insert(insert_at, new_line)
+            return
+    while lines and not lines[-1].strip():
+        lines.pop()
+    lines += ([""] if lines else []) + [f"[{section}]", new_line]
+
+
+def update_config_file(path: str | os.PathLike[str], changes: Mapping[str, object]) -> Config:
+    """Set dotted keys (e.g. ``{"pack.name": "classic"}``) in the user's file, keeping every other line and comment.
+
+    The result is validated before anything is written; on any problem ConfigError is raised and the file is left
+    as it was. A missing file is first created with the commented defaults. Returns the new configuration.
+    """
+    path = Path(path).expanduser()
+    ensure_config_file(path)
+    original = _read_text(path)
+    source = str(path)
+    _parse_toml(original, source)  # the line editor needs valid TOML to start from
+    problems, wanted = [], {}
+    for dotted, value in changes.items():
+        found = _lookup(dotted)
+        if isinstance(found, str):
+            problems.append(found)
+            continue
+        section, key, spec = found
+        normalised, problem = _check(f"{section}.{key}", spec, value)
+        if problem:
+            problems.append(problem)
+        else:
+            wanted[(section, key)] = normalised
+    if problems:
+        raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
+
+    newline = "\r\n" if "\r\n" in original else "\n"
+    lines = original.replace("\r\n", "\n").split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the final newline; the result always ends with one
+    for (section, key), value in wanted.items():
+        _set_line(lines, section, key, _toml_value(value))
+    text = newline.join(lines) + newline
+    if text == original:
+        return parse_config(text, source)
+    try:
+        config = parse_config(text, source)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: not changed, because the result would be invalid:\n{exc}") from None
+    for (section, key), value in wanted.items():
+        if getattr(getattr(config, section), key) != value:
+            raise ConfigError(f"{source}: not changed: could not set {section}.{key} by editing its line "
+                              f"(is [{section}] written as an inline table?); edit the file by hand")
+    try:
+        _atomic_write(path, text, mode=path.stat().st_mode & 0o7777)
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot write the configuration file: {exc.strerror or exc}") from None
+    log.info("updated %s: %s", path, ", ".join(f"{s}.{k} = {_show(v)}" for (s, k), v in wanted.items()))
+    return config
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Live reload
+
+
+class ConfigWatcher:
+    """Reloads the file when it changes. No threads: the caller calls ``poll()`` (about once a second is plenty).
+
+    On a bad edit (or a deleted file) the last good configuration stays in ``current``, ``on_error`` is called once
+    per distinct bad content, and the user's file is never rewritten. ``initial``: the configuration already loaded
+    from ``path``; if not given the file is loaded now and a ConfigError propagates. ``interval_s``: ``poll()`` does
+    nothing if called again sooner than this by ``clock``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[Config], None] | None = None,
+        on_error: Callable[[ConfigError], None] | None = None,
+        *,
+        initial: Config | None = None,
+        interval_s: float = 1.0,
+    ) -> None:
+        self.path = Path(path).expanduser()
+        self._clock = clock
+        self._on_change = on_change
+        self._on_error = on_error
+        self._interval_s = interval_s
+        self._last_check: float | None = None
+        self._signature: tuple[int, int, int] | None = None
+        self._digest: bytes | None = None
+        self._reported: object = None  # what the last reported problem was about
+        self.last_error: ConfigError | None = None
+        if initial is None:
+            signature = self._stat_signature()  # before reading, so a change while reading is seen by poll()
+            data = _read_bytes(self.path)
+            initial = parse_config(_decode(data, str(self.path)), str(self.path))
+            self._signature, self._digest = signature, hashlib.sha256(data).digest()
+        self._current = initial
+
+    @property
+    def current(self) -> Config:
+        """The last good configuration."""
+        return self._current
+
+    def _stat_signature(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def _report(self, about: object, error: ConfigError) -> None:
+        self.last_error = error
+        if about == self._reported:
+            return
+        self._reported = about
+        log.warning("%s\n(keeping the last good configuration)", error)
+        if self._on_error is not None:
+            self._on_error(error)
+
+    def poll(self, force: bool = False) -> Config | None:
+        """Reload if the file changed; return the new Config if it changed and is valid, else None."""
+        now = self._clock()
+        if not force and self._last_check is not None and now - self._last_check < self._interval_s:
+            return None
+        self._last_check = now
+        try:
+            signature = self._stat_signature()
+        except OSError as exc:
+            self._report(("stat", str(exc)), ConfigError(f"{self.path}: cannot check the file: {exc}"))
+            return None
+        if signature is None:
+            self._signature = self._digest = None
+            self._report("missing", ConfigError(
+                f"{self.path}: the configuration file was deleted; keeping the last good settings until it is back"))
+            return None
+        if signature == self._signature:
+            return None
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            self._report(("read", str(exc)), ConfigError(f"{self.path}: cannot read the file: {exc}"))
+            return None
+        self._signature = signature
+        digest = hashlib.sha256(data).digest()
+        if digest == self._digest:
+            return None  # touched, same content
+        self._digest = digest
+        try:
+            config = parse_config(_decode(data, str(self.path)), str(self.path))
+        except ConfigError as exc:
+            self._report(digest, exc)
+            return None
+        if self.last_error is not None:
+            log.info("%s is valid again", self.path)
+        self._reported, self.last_error = None, None
+        if config == self._current:
+            return None
+        self._current = config
+        log.info("reloaded configuration from %s", self.path)
+        if self._on_change is not None:
+            self._on_change(config)
+        return config
