@@ -232,6 +232,7 @@ class ScriptedCapture:
         self.size_wh = camera.size_wh
         self.props: dict[int, float] = {CAP_PROP_FPS: camera.fps}
         self.read_count = 0
+        self.set_calls: list[tuple[int, float]] = []
 
     def isOpened(self) -> bool:  # noqa: N802 - cv2's name
         return self.opened and not self.released
@@ -245,6 +246,7 @@ class ScriptedCapture:
     def set(self, prop: int, value: float) -> bool:
         if not self.isOpened():
             return False
+        self.set_calls.append((int(prop), float(value)))
         self.props[int(prop)] = float(value)
         if self._camera.accepts_size and prop in (CAP_PROP_FRAME_WIDTH, CAP_PROP_FRAME_HEIGHT):
             w, h = self.size_wh
