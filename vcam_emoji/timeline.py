@@ -9,7 +9,8 @@ from .types import FrameResult
 
 
 def frame_record(result: FrameResult) -> dict[str, Any]:
-    """The timeline line for one frame. ``emotion`` is what was drawn; ``probs`` is this frame's model output."""
+    """The timeline line for one frame. ``emotion`` is what was drawn; ``probs`` is this frame's model output,
+    ``smoothed`` the probabilities after temporal smoothing; ``landmarks`` (eyes first) give the head roll."""
     return {
         "frame": result.index,
         "t": round(result.t_seconds, 4),
@@ -18,6 +19,7 @@ def frame_record(result: FrameResult) -> dict[str, Any]:
                 "track_id": r.face.track_id,
                 "box_xyxy": [round(float(v), 1) for v in r.face.box_xyxy],
                 "score": round(float(r.face.score), 4),
+                "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in r.face.landmarks],
                 "probs": [round(float(v), 4) for v in r.probs],
                 "smoothed": [round(float(v), 4) for v in r.smoothed],
                 "emotion": r.emotion.label,

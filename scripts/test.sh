@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Run the test suite on a fresh machine: sets up .venv with the test extra, then runs pytest.
+# Tests that need ../shared (datasets, media), PyTorch, a display, a camera or a virtual-camera device skip with a
+# reason when those are absent. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh test
+# PyTorch only for the training tests, and only from a local CPU wheel (never a multi-GB download).
+wheels="${TORCH_WHEELS:-/opt/wheels}"
+if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
+  if compgen -G "$wheels/torch-2.13.0*.whl" >/dev/null; then
+    .venv/bin/python -m pip install --quiet --find-links "$wheels" torch==2.13.0
+  else
+    echo "test: no local PyTorch 2.13.0 wheel in $wheels (set TORCH_WHEELS): the training tests will skip" >&2
+  fi
+fi
+exec .venv/bin/python -m pytest -ra "$@"

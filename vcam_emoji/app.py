@@ -1,0 +1,88 @@
+"""Wiring: turn a Config into a ready Pipeline (models, packs, stages). Used by the CLI and the live engine."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from .classify import ExpressionClassifier
+from .compose import EmojiCompositor
+from .config import Config, SmoothingConfig
+from .detect import create_detector
+from .errors import ModelError, PackError
+from .models import ModelSpec, list_models, load_model_spec
+from .onnx_session import create_session
+from .packs import EmojiPack, discover_packs
+from .pipeline import Pipeline
+from .smooth import ExpressionSmoother, SmoothingParams
+from .track import Tracker
+
+log = logging.getLogger(__name__)
+
+# detector.model = "auto" picks by purpose, from measurements (benchmarks/bench_detect.py, models/MODELS.md): the
+# first bundled one present wins. Rendering a recorded video favours recall (small faces, crowds); the live camera
+# favours speed, and webcam faces are near and large.
+DETECTOR_PREFERENCE = {
+    "video": ("centerface", "blazeface_full", "blazeface_short"),
+    "live": ("blazeface_short", "blazeface_full", "centerface"),
+}
+# Our own model first (issue: own expression model), the mini-Xception baseline otherwise.
+CLASSIFIER_PREFERENCE = ("emocnn_fer2013", "mini_xception_fer2013")
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    detector: str
+    classifier: str
+    pack: str
+    providers: tuple[str, ...]  # what onnxruntime actually uses for the classifier session
+    pack_errors: tuple[str, ...]
+
+
+def smoothing_params(smoothing: SmoothingConfig) -> SmoothingParams:
+    return SmoothingParams(smoothing.time_constant_ms, smoothing.switch_margin, smoothing.min_hold_ms)
+
+
+def _pick(requested: str, auto_word: str, preference: tuple[str, ...], task: str) -> ModelSpec:
+    if requested != auto_word:
+        return load_model_spec(requested, task=task)
+    present = set(list_models(task=task))
+    for name in preference:
+        if name in present:
+            return load_model_spec(name, task=task)
+    raise ModelError(f"no bundled {task} model found (looked for {', '.join(preference)}); reinstall vcam-emoji")
+
+
+def select_pack(packs: dict[str, EmojiPack], name: str) -> EmojiPack:
+    if name in packs:
+        return packs[name]
+    known = ", ".join(sorted(packs)) or "(none)"
+    raise PackError(f"emoji pack {name!r} not found; installed packs: {known} (vcam-emoji packs list)")
+
+
+def build_pipeline(config: Config, pack_name: str | None = None, purpose: str = "video") -> tuple[Pipeline, PipelineInfo]:
+    """Load models and packs named by ``config`` and wire the stages. Raises ModelError / PackError.
+
+    ``purpose`` ("video" or "live") decides what ``detector.model = "auto"`` means.
+    """
+    providers, threads = config.runtime.execution_provider, config.runtime.threads
+    det_spec = _pick(config.detector.model, "auto", DETECTOR_PREFERENCE[purpose], "face_detection")
+    detector = create_detector(det_spec, providers=providers, threads=threads, min_score=config.detector.min_score)
+    cls_spec = _pick(config.classifier.model, "default", CLASSIFIER_PREFERENCE, "expression_classification")
+    session, used = create_session(cls_spec.path, providers=providers, threads=threads)
+    classifier = ExpressionClassifier(session, cls_spec.manifest, source=str(cls_spec.path))
+    packs, errors = discover_packs()
+    pack = select_pack(packs, pack_name or config.pack.name)
+    pipeline = Pipeline(
+        detector=detector,
+        classifier=classifier,
+        compositor=EmojiCompositor(),
+        pack=pack,
+        tracker=Tracker(),
+        smoother=ExpressionSmoother(smoothing_params(config.smoothing)),
+        detect_every=config.detector.every_n_frames,
+    )
+    info = PipelineInfo(det_spec.name, cls_spec.name, pack.name, tuple(used), tuple(str(e) for e in errors))
+    log.info("pipeline: detector %s, classifier %s, pack %s, providers %s", info.detector, info.classifier,
+             info.pack, ", ".join(used))
+    return pipeline, info

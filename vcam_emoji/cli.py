@@ -1,0 +1,230 @@
+"""The `vcam-emoji` command. The only module that prints and chooses exit codes.
+
+Exit codes: 0 done; 1 the command could not do its job (the message says why and what to do); 2 bad usage;
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import __version__
+from .errors import EmojiCamError
+
+log = logging.getLogger("vcam_emoji")
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _load_config(path: str | None):
+    from .config import default_config_path, ensure_config_file, load_config
+
+    if path is None:
+        created = not default_config_path().exists()
+        config_path = ensure_config_file(default_config_path())
+        if created:
+            print(f"vcam-emoji: wrote the default settings to {config_path} (edit it to change them)", file=sys.stderr)
+    else:
+        config_path = Path(path).expanduser()
+        if not config_path.is_file():
+            raise EmojiCamError(f"{config_path}: no such config file; check --config, or leave it out to use "
+                                f"{default_config_path()}")
+    return load_config(config_path), config_path
+
+
+# ---------------------------------------------------------------------------------------------------------- render
+def cmd_render(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .app import build_pipeline
+    from .render import render
+
+    config, _ = _load_config(args.config)
+    pipeline, info = build_pipeline(config, pack_name=args.pack)
+    for problem in info.pack_errors:
+        print(f"vcam-emoji: warning: {problem}", file=sys.stderr)
+    bar = tqdm(desc=Path(args.input).name, unit="frame", disable=args.quiet or None, file=sys.stderr)
+
+    def on_frame(done: int, total: int | None) -> None:
+        if total and bar.total != total:
+            bar.total = total
+        bar.update(1)
+
+    try:
+        summary = render(args.input, args.output, pipeline, timeline_path=args.timeline, on_frame=on_frame,
+                         copy_audio=not args.no_audio)
+    finally:
+        bar.close()
+    if not args.quiet:
+        w, h = summary.size_wh
+        print(f"wrote {args.output}: {summary.frames} frame(s), {w}x{h}, {summary.fps:.2f} fps, "
+              f"{summary.faces_drawn} emoji(s) drawn on {summary.frames_with_faces} frame(s) with faces; "
+              f"audio: {summary.audio}; detector {info.detector}, classifier {info.classifier}, pack {info.pack}")
+        if args.timeline:
+            print(f"wrote {args.timeline}: one JSON line per frame")
+        if summary.frames_with_faces == 0:
+            print("note: no face was found, so the output shows the input unchanged", file=sys.stderr)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------------------------ eval
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .app import CLASSIFIER_PREFERENCE, _pick
+    from .classify import ExpressionClassifier
+    from .evaluate import confusion_png, evaluate, load_labelled_faces
+    from .onnx_session import create_session
+
+    x, y = load_labelled_faces(args.data)
+    spec = _pick(args.model or "default", "default", CLASSIFIER_PREFERENCE, "expression_classification")
+    session, used = create_session(spec.path, providers=args.provider, threads=args.threads)
+    classifier = ExpressionClassifier(session, spec.manifest, source=str(spec.path))
+    result = evaluate(classifier, x, y)
+    if args.plot:
+        confusion_png(result, args.plot, title=f"{spec.name} on {Path(args.data).name}")
+    if args.json:
+        print(json.dumps({"model": spec.name, "data": str(args.data), "providers": used, **result.to_json()}))
+        return EXIT_OK
+    print(f"model {spec.name} ({spec.path}) on {args.data}, {result.n} faces, providers {', '.join(used)}")
+    print(f"accuracy {result.accuracy * 100:.2f}%   ({result.ms_per_face:.3f} ms per face, batched)")
+    print("per-class accuracy (recall):")
+    for label, value in result.per_class.items():
+        print(f"  {label:<9} {'n/a' if value != value else f'{value * 100:6.2f}%'}")
+    from .types import EXPRESSION_LABELS
+
+    print("confusion matrix (rows: true, columns: predicted):")
+    print("          " + " ".join(f"{label[:7]:>7}" for label in EXPRESSION_LABELS))
+    for label, row in zip(EXPRESSION_LABELS, result.confusion):
+        print(f"  {label:<8}" + " ".join(f"{int(v):>7}" for v in row))
+    if args.plot:
+        print(f"wrote {args.plot}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------------------------------------- packs
+def cmd_packs_list(args: argparse.Namespace) -> int:
+    from .packs import discover_packs, user_packs_dir
+
+    packs, errors = discover_packs()
+    for name, pack in sorted(packs.items()):
+        kind = "built-in" if pack.builtin else "user"
+        print(f"{name:<16} {kind:<8} {pack.license:<14} {pack.author}  ({pack.folder})")
+    print(f"user packs folder: {user_packs_dir()}")
+    for error in errors:
+        print(f"broken pack: {error}", file=sys.stderr)
+    return EXIT_OK if packs else EXIT_FAIL
+
+
+def cmd_packs_validate(args: argparse.Namespace) -> int:
+    from .packs import load_pack
+
+    pack = load_pack(args.path)
+    sizes = sorted({f"{img.shape[1]}x{img.shape[0]}" for img in pack.images.values()})
+    print(f"{args.path}: OK — pack {pack.name!r} by {pack.author} ({pack.license}), 7 images ({', '.join(sizes)})")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training import command
+
+    return command.run(args)
+
+
+# ------------------------------------------------------------------------------------------------------------ main
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vcam-emoji",
+        description="Emoji Cam: puts an emoji matching each face's expression over the face.",
+    )
+    parser.add_argument("--version", action="version", version=f"vcam-emoji {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], help: str, **kw) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, **kw)
+        p.set_defaults(func=func)
+        return p
+
+    def config_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", metavar="PATH", help="settings file (default: the one in your user config "
+                       "folder, created with comments on first run)")
+
+    p = command("render", cmd_render, "emojify a video or a photo")
+    p.add_argument("input", help="a video OpenCV can read, or a photo (.jpg, .png, ...)")
+    p.add_argument("output", help="where to write: a video (.mp4, .avi, .mov, .mkv, .m4v) for a video, an image "
+                   "for a photo")
+    p.add_argument("--pack", metavar="NAME", help="emoji pack (default: the config's pack.name)")
+    p.add_argument("--timeline", metavar="FILE.jsonl", help="also write one JSON line per frame: faces, track ids, "
+                   "boxes, scores, probabilities, and the emotion drawn")
+    p.add_argument("--no-audio", action="store_true", help="do not copy the input's audio track")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    config_option(p)
+
+    p = command("eval", cmd_eval, "measure an expression model on labelled face crops")
+    p.add_argument("--data", required=True, metavar="FILE.npz", help="x: N x 48 x 48 uint8 grey faces, y: labels in "
+                   "FER-2013 order (0 angry .. 6 neutral; 255 = skip)")
+    p.add_argument("--model", metavar="PATH", help="an .onnx with its .json manifest, or a bundled model name "
+                   "(default: the bundled default classifier)")
+    p.add_argument("--json", action="store_true", help="print one JSON object: accuracy, per_class, confusion, n, "
+                   "ms_per_face")
+    p.add_argument("--plot", metavar="FILE.png", help="write the confusion matrix as a PNG")
+    p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda", "directml", "coreml"],
+                   help="onnxruntime execution provider (default: auto)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = onnxruntime decides)")
+
+    p = command("packs", lambda a: _missing_subcommand(p_packs), "list or check emoji packs")
+    p_packs = p
+    packs_sub = p.add_subparsers(dest="packs_command", metavar="ACTION")
+    q = packs_sub.add_parser("list", help="list the installed packs (built-in and user packs)")
+    q.set_defaults(func=cmd_packs_list)
+    q = packs_sub.add_parser("validate", help="check a pack folder and say what is wrong with it")
+    q.add_argument("path", help="the pack folder (with pack.json)")
+    q.set_defaults(func=cmd_packs_validate)
+
+    p = command("train", cmd_train, "train an expression model (needs the train extra: "
+                "pip install torch==2.13.0 -e .[train])")
+    _add_train_arguments(p)
+    return parser
+
+
+def _add_train_arguments(p: argparse.ArgumentParser) -> None:
+    try:
+        from .training import command
+    except ImportError as exc:  # the module itself never imports torch at import time
+        p.set_defaults(train_import_error=str(exc))
+        return
+    command.add_arguments(p)
+
+
+def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+        format="vcam-emoji: %(levelname)s: %(message)s" if args.verbose else "vcam-emoji: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except EmojiCamError as exc:
+        print(f"vcam-emoji: error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        print("vcam-emoji: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
