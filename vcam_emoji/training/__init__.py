@@ -1,0 +1,4 @@
+"""Training our own expression classifier (needs the ``train`` extra: ``pip install torch==2.13.0 -e .[train]``).
+
+Never imported by the real-time app. ``data`` needs only numpy/OpenCV; ``model``, ``train`` and ``export`` need torch.
+"""

@@ -1,0 +1,87 @@
+"""The ``vcam-emoji train`` subcommand. Imports torch only inside ``run()`` so the CLI works without the extra.
+
+Also runnable on its own: ``python -m vcam_emoji.training.command --data ... [options]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+INSTALL_HINT = "pip install torch==2.13.0 -e .[train]"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, help="training data: .npz (x, y), fer2013.csv or a Kaggle image folder")
+    parser.add_argument("--val", type=Path, default=None,
+                        help="validation data for model selection (default: hold out 5%% of --data)")
+    parser.add_argument("--soft-labels", type=Path, default=None,
+                        help="FER+ votes row-aligned to --data (ferplus_labels_aligned_to_fer2013.npz)")
+    parser.add_argument("--ferplus-val", type=Path, default=None,
+                        help="FER+ PublicTest .npz, for the FER+ accuracy in the manifest")
+    parser.add_argument("--soft-weight", type=float, default=0.3,
+                        help="weight of the FER+ distribution in the target (default 0.3)")
+    parser.add_argument("--epochs", type=int, default=120)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=0.05, help="peak SGD learning rate (default 0.05)")
+    parser.add_argument("--out", type=Path, default=Path("runs/emocnn"), help="run directory (default runs/emocnn)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after N optimiser steps (smoke test)")
+    parser.add_argument("--no-export", action="store_true", help="do not export ONNX at the end")
+    parser.add_argument("--export-only", action="store_true",
+                        help="skip training: export OUT/best.pt to ONNX + manifest (see --export-to)")
+    parser.add_argument("--export-to", type=Path, default=None,
+                        help="folder for <name>.onnx and <name>.json (default: OUT)")
+    parser.add_argument("--name", default="emocnn_fer2013", help="model name (default emocnn_fer2013)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print(f"vcam-emoji train needs PyTorch, which is not installed. Install the train extra: {INSTALL_HINT}",
+              file=sys.stderr)
+        return 2
+    from vcam_emoji.errors import EmojiCamError
+    from vcam_emoji.training.train import TrainConfig, export_checkpoint, train
+
+    try:
+        if args.export_only:
+            onnx_path, manifest = export_checkpoint(args.out / "best.pt", args.export_to or args.out, name=args.name,
+                                                    publictest=args.val, ferplus_publictest=args.ferplus_val)
+            print(f"wrote {onnx_path} and {manifest}")
+            return 0
+        if args.data is None:
+            print("vcam-emoji train: --data is required (an .npz, fer2013.csv or image folder)", file=sys.stderr)
+            return 2
+        command = "vcam-emoji train " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "train")
+        config = TrainConfig(
+            data=args.data, val=args.val, soft_labels=args.soft_labels, ferplus_val=args.ferplus_val,
+            soft_weight=args.soft_weight, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out,
+            resume=args.resume, seed=args.seed, threads=args.threads, max_steps=args.max_steps,
+            export=not args.no_export and args.export_to is None, name=args.name, command=command)
+        result = train(config)
+        if args.export_to is not None and not args.no_export:
+            export_checkpoint(result.best_checkpoint, args.export_to, name=args.name)
+    except EmojiCamError as exc:
+        print(f"vcam-emoji train: {exc}", file=sys.stderr)
+        return 1
+    print(f"best validation accuracy {result.best_val_accuracy:.4f} at epoch {result.best_epoch} "
+          f"({result.epochs_run} epochs, {result.wall_clock_s / 60:.1f} min); checkpoints in {args.out}")
+    if result.onnx_path is not None:
+        print(f"exported {result.onnx_path} and {result.manifest_path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vcam-emoji train", description="Train the EmoCNN expression classifier")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

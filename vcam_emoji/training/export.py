@@ -1,0 +1,116 @@
+"""Export a trained EmoCNN to ONNX (opset 17, dynamic batch, softmax in the graph), verify it against PyTorch with
+onnxruntime, measure it and write the classifier manifest that the app reads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vcam_emoji.errors import ModelError
+from vcam_emoji.training import evaluate
+from vcam_emoji.training.model import WithSoftmax
+from vcam_emoji.types import EXPRESSION_LABELS
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+TOLERANCE = 1e-4
+DEFAULT_MARGIN = 0.25  # FER-2013 faces are loosely cropped: about a quarter of the tight box on each side
+
+
+def export_onnx(model: torch.nn.Module, path: Path, input_size: int, samples: np.ndarray) -> dict:
+    """Write ``path`` and check onnxruntime against PyTorch on ``samples`` (N, 1, H, W) float32 network inputs.
+
+    Returns the manifest's ``verification`` block; raises ModelError when outputs differ by more than 1e-4.
+    """
+    net = WithSoftmax(model).eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dummy = torch.zeros(1, 1, input_size, input_size)
+    torch.onnx.export(net, dummy, str(path), opset_version=OPSET, input_names=["input"], output_names=["probs"],
+                      dynamic_axes={"input": {0: "batch"}, "probs": {0: "batch"}}, dynamo=False)
+    import onnx
+
+    onnx.checker.check_model(onnx.load(str(path)))
+    with torch.no_grad():
+        ref = net(torch.from_numpy(samples)).numpy()
+    session = evaluate.cpu_session(path, threads=1)
+    got = np.concatenate([session.run(None, {"input": samples[i:i + 64]})[0] for i in range(0, len(samples), 64)])
+    got1 = session.run(None, {"input": samples[:1]})[0]  # batch 1, as the app runs it
+    diff = float(max(np.abs(got - ref).max(), np.abs(got1 - ref[:1]).max()))
+    if not diff <= TOLERANCE:
+        raise ModelError(f"{path}: onnxruntime and PyTorch outputs differ by {diff:.2e} (> {TOLERANCE})")
+    return {"reference": "pytorch", "max_abs_diff": diff, "n_inputs": int(len(samples)), "tolerance": TOLERANCE}
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def git_commit(repo: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def build_manifest(*, name: str, onnx_path: Path, input_size: int, mean: float, std: float, verification: dict,
+                   metrics: dict, training: dict, origin: dict, margin: float = DEFAULT_MARGIN,
+                   license_text: str = "GPL-2.0-or-later (weights trained by the Emoji Cam developers on FER-2013, "
+                                       "research-use data set; FER+ labels MIT)") -> dict:
+    return {
+        "name": name,
+        "file": onnx_path.name,
+        "task": "expression_classification",
+        "sha256": sha256(onnx_path),
+        "license": license_text,
+        "origin": origin,
+        "input": {"size_hw": [input_size, input_size], "channels": 1, "layout": "NCHW"},
+        "preprocess": {"color": "gray", "mean": round(float(mean), 4), "std": round(float(std), 4),
+                       "resize": "cv2.INTER_AREA"},
+        "crop": {"margin": margin},
+        "classes": list(EXPRESSION_LABELS),
+        "output": "probabilities",
+        "verification": verification,
+        "metrics": metrics,
+        "training": training,
+    }
+
+
+def measure(onnx_path: Path, input_size: int, mean: float, std: float, publictest: Path | None,
+            ferplus_publictest: Path | None) -> dict:
+    """The manifest's ``metrics`` block, measured on the exported file with onnxruntime (one thread)."""
+    from vcam_emoji.training.data import load_dataset
+
+    session = evaluate.cpu_session(onnx_path, threads=1)
+    size_hw = (input_size, input_size)
+    metrics: dict = {}
+    if publictest is not None:
+        ds = load_dataset(publictest, role="val", size=input_size)
+        rep = evaluate.accuracy_report(evaluate.predict(session, ds.x, size_hw, mean, std), ds.y)
+        metrics["fer2013_publictest_accuracy"] = rep["accuracy"]
+        metrics["per_class_recall"] = rep["per_class_recall"]
+        metrics["fer2013_publictest_n"] = rep["n"]
+    if ferplus_publictest is not None:
+        ds = load_dataset(ferplus_publictest, role="val", size=input_size)
+        rep = evaluate.accuracy_report(evaluate.predict(session, ds.x, size_hw, mean, std), ds.y)
+        metrics["ferplus_publictest_accuracy"] = rep["accuracy"]
+        metrics["ferplus_per_class_recall"] = rep["per_class_recall"]
+    metrics["ms_per_face"] = evaluate.ms_per_face(session, size_hw, mean, std)
+    metrics["ms_per_face_note"] = "median, batch 1, 1 onnxruntime CPU thread, incl. INTER_AREA resize of a 112x112 crop"
+    metrics["model_size_mb"] = round(onnx_path.stat().st_size / 1e6, 3)
+    return metrics
+
+
+def write_manifest(manifest: dict, path: Path) -> None:
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
