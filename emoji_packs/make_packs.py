@@ -210,9 +210,7 @@ def draw_classic(label: str) -> Image.Image:
         _stroke(d, [_p(0.27, 0.42), _p(0.43, 0.40)], 0.045)
         _stroke(d, [_p(0.57, 0.40), _p(0.73, 0.42)], 0.045)
         # wavy grimace with the tongue out
-        mouth = [
-            _p(0.5 + 0.2 * (t / 30 - 0.5) * 2, 0.70 + 0.03 * math.sin(t / 30 * 3 * math.pi)) for t in range(31)
-        ]
+        mouth = [_p(0.5 + 0.2 * (t / 30 - 0.5) * 2, 0.70 + 0.03 * math.sin(t / 30 * 3 * math.pi)) for t in range(31)]
         _ellipse(d, 0.58, 0.77, 0.07, 0.07, fill=TONGUE)
         _stroke(d, mouth, 0.045)
     elif label == "fear":
@@ -323,12 +321,12 @@ def fetch_wheel(pack: WheelPack, given: Path | None, tmp: Path) -> Path:
 
 def import_resvg(tmp: Path):
     try:
-        import resvg_py  # noqa: PLC0415
+        import resvg_py
     except ImportError:
         target = tmp / "resvg"
         _pip("install", "--no-deps", "--only-binary=:all:", "--target", str(target), RESVG_PIN)
         sys.path.insert(0, str(target))
-        import resvg_py  # noqa: PLC0415
+        import resvg_py
     return resvg_py
 
 

@@ -128,7 +128,8 @@ def _resolve_inside(folder: Path, manifest: Path, label: str, rel: object) -> Pa
     try:
         resolved = path.resolve(strict=True)
     except (OSError, RuntimeError) as exc:  # missing, or a symlink loop
-        raise _fail(path, f"image for {label!r} not found", f"add the file or fix images.{label} in {manifest.name}") from exc
+        fix = f"add the file or fix images.{label} in {manifest.name}"
+        raise _fail(path, f"image for {label!r} not found", fix) from exc
     if not resolved.is_relative_to(root):
         raise _fail(
             path, f"image for {label!r} leads outside the pack folder (to {resolved})", "copy the image into the pack"
