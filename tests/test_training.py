@@ -1,0 +1,231 @@
+"""Training package: data loaders (npz, Kaggle folders, csv, FER+ votes), a tiny training run, ONNX export + manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import shared_file
+from vcam_emoji.errors import InputError
+from vcam_emoji.training import data
+from vcam_emoji.types import EXPRESSION_LABELS
+
+MANIFEST_KEYS = {"name", "file", "task", "sha256", "license", "origin", "input", "preprocess", "crop", "classes",
+                 "output", "verification", "metrics", "training"}
+
+
+def synthetic(n_per_class: int, seed: int, size: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """Separable toy faces: class k has horizontal stripes of period 2 + k, plus noise."""
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    rows = np.arange(size)[:, None]
+    for k in range(7):
+        stripes = np.where((rows // (2 + k)) % 2 == 0, 170, 80) * np.ones((1, size))
+        for _ in range(n_per_class):
+            xs.append(np.clip(stripes + rng.normal(0, 25, (size, size)), 0, 255).astype(np.uint8))
+            ys.append(k)
+    return np.stack(xs), np.asarray(ys, np.uint8)
+
+
+def write_npz(path: Path, n_per_class: int, seed: int) -> Path:
+    x, y = synthetic(n_per_class, seed)
+    np.savez(path, x=x, y=y)
+    return path
+
+
+# --- data loaders (no torch needed) ---------------------------------------------------------------------------------
+
+def test_npz_loader_reads_images_and_labels(tmp_path: Path) -> None:
+    ds = data.load_dataset(write_npz(tmp_path / "d.npz", 3, 0))
+    assert ds.x.shape == (21, 48, 48) and ds.x.dtype == np.uint8
+    assert ds.class_counts() == [3] * 7
+
+
+def test_npz_loader_resizes_to_the_requested_size(tmp_path: Path) -> None:
+    ds = data.load_dataset(write_npz(tmp_path / "d.npz", 1, 0), size=32)
+    assert ds.x.shape == (7, 32, 32)
+
+
+def test_kaggle_folder_layout_picks_the_split_by_role(tmp_path: Path) -> None:
+    x, y = synthetic(2, 1)
+    for split, ext in (("train", ".jpg"), ("test", ".png")):
+        for i, (im, label) in enumerate(zip(x, y)):
+            folder = tmp_path / split / EXPRESSION_LABELS[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / f"{i}{ext}"), im)
+    (tmp_path / "test" / "happy" / "extra.png").write_bytes(cv2.imencode(".png", x[0])[1].tobytes())
+    train = data.load_dataset(tmp_path, role="train")
+    val = data.load_dataset(tmp_path, role="val")
+    assert len(train) == 14 and train.class_counts() == [2] * 7
+    assert len(val) == 15 and val.class_counts()[3] == 3
+    np.testing.assert_array_equal(val.x[0], x[0])  # PNG is lossless
+
+
+def test_folder_of_class_folders_without_splits(tmp_path: Path) -> None:
+    (tmp_path / "sad").mkdir()
+    cv2.imwrite(str(tmp_path / "sad" / "a.png"), np.full((48, 48), 9, np.uint8))
+    ds = data.load_dataset(tmp_path, role="val")
+    assert ds.y.tolist() == [4]
+
+
+def test_fer2013_csv_uses_the_usage_column(tmp_path: Path) -> None:
+    x, y = synthetic(1, 2)
+    lines = ["emotion,pixels,Usage"]
+    for i, (im, label) in enumerate(zip(x, y)):
+        usage = "Training" if i < 5 else "PublicTest"
+        lines.append(f"{label},{' '.join(map(str, im.reshape(-1)))},{usage}")
+    path = tmp_path / "fer2013.csv"
+    path.write_text("\n".join(lines) + "\n")
+    train = data.load_dataset(path, role="train")
+    val = data.load_dataset(path, role="val")
+    assert len(train) == 5 and len(val) == 2
+    np.testing.assert_array_equal(val.x[1], x[6])
+    assert val.y.tolist() == [5, 6]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: p / "missing.npz", "not found"),
+        (lambda p: (p / "a.txt").write_text("x") and p / "a.txt", "unknown data set format"),
+        (lambda p: (p / "bad.npz").write_bytes(b"not a zip") and p / "bad.npz", "cannot read"),
+        (lambda p: np.savez(p / "nox.npz", images=np.zeros((2, 48, 48), np.uint8)) or p / "nox.npz", "'x'"),
+        (lambda p: np.savez(p / "lab.npz", x=np.zeros((2, 48, 48), np.uint8), y=np.array([0, 9])) or p / "lab.npz",
+         "labels must be"),
+        (lambda p: (p / "bad.csv").write_text("a,b\n1,2\n") and p / "bad.csv", "columns"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", "no class folders"),
+    ],
+)
+def test_bad_data_gives_input_error(tmp_path: Path, make, message: str) -> None:
+    path = make(tmp_path)
+    with pytest.raises(InputError, match=message):
+        data.load_dataset(path)
+
+
+def test_ferplus_votes_become_distributions_in_fer_order(tmp_path: Path) -> None:
+    cols = np.array(["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt",
+                     "unknown", "NF"])
+    votes = np.zeros((3, 10), np.int16)
+    votes[0, 1] = 8  # happiness
+    votes[0, 0] = 2  # neutral
+    votes[1, 9] = 10  # not a face: no 7-class votes
+    votes[2, 4] = 5  # anger
+    votes[2, 6] = 5  # fear
+    np.savez(tmp_path / "v.npz", train_votes=votes, vote_cols=cols)
+    dist = data.load_soft_labels(tmp_path / "v.npz", 3)
+    np.testing.assert_allclose(dist[0], [0, 0, 0, 0.8, 0, 0, 0.2])
+    np.testing.assert_allclose(dist[1], np.zeros(7))
+    np.testing.assert_allclose(dist[2], [0.5, 0, 0.5, 0, 0, 0, 0])
+    with pytest.raises(InputError, match="row-aligned"):
+        data.load_soft_labels(tmp_path / "v.npz", 4)
+
+
+def test_drop_overlap_removes_exact_copies_of_validation_images() -> None:
+    x, y = synthetic(2, 3)
+    train = data.FaceDataset(x, y.astype(np.int64), "train")
+    val = data.FaceDataset(x[:3].copy(), y[:3].astype(np.int64), "val")
+    kept, dropped = data.drop_overlap(train, val)
+    assert dropped == 3 and len(kept) == 11
+
+
+@pytest.mark.needs_shared
+def test_real_ferplus_votes_align_with_publictest() -> None:
+    votes_file = shared_file("data/ferplus_labels_aligned_to_fer2013.npz")
+    test = data.load_dataset(shared_file("data/fer2013_publictest.npz"), role="val")
+    dist = data.load_soft_labels(votes_file, len(test), key="publictest_votes")
+    has = dist.sum(1) > 0
+    np.testing.assert_allclose(dist[has].sum(1), 1.0, atol=1e-5)
+    # FER+ and the original labels agree on most images (about 68% in the data set notes)
+    agree = (dist[has].argmax(1) == test.y[has]).mean()
+    assert 0.55 < agree < 0.85
+
+
+# --- training and export (needs torch) ------------------------------------------------------------------------------
+
+@pytest.mark.needs_torch
+def test_tiny_training_run_learns_exports_and_writes_the_manifest(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="needs PyTorch (pip install torch==2.13.0 -e .[train])")
+    from vcam_emoji.training.augment import AugmentConfig
+    from vcam_emoji.training.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        data=write_npz(tmp_path / "train.npz", 24, 0), val=write_npz(tmp_path / "val.npz", 6, 1),
+        out=tmp_path / "run", epochs=4, batch_size=32, lr=0.05, warmup_epochs=0.5, threads=1,
+        widths=(8, 16, 16, 32), depths=(1, 1, 1, 1), hidden=32, dropout=0.0, bf16=False,
+        augment=AugmentConfig(rotate_deg=0, scale=0, shift=0, flip=False, brightness=0, contrast=0, erase_p=0),
+        name="tiny", command="pytest")
+    result = train(cfg)
+
+    losses = [r["train_loss"] for r in result.history]
+    assert len(losses) == 4
+    assert losses[-1] < 0.7 * losses[0], losses
+    assert result.best_val_accuracy > 0.5
+    for name in ("last.pt", "best.pt", "curves.png", "history.json"):
+        assert (cfg.out / name).is_file(), name
+
+    manifest = json.loads(result.manifest_path.read_text())
+    assert MANIFEST_KEYS <= set(manifest)
+    assert manifest["task"] == "expression_classification"
+    assert manifest["file"] == "tiny.onnx" and result.onnx_path.name == "tiny.onnx"
+    assert manifest["sha256"] == hashlib.sha256(result.onnx_path.read_bytes()).hexdigest()
+    assert manifest["input"] == {"size_hw": [48, 48], "channels": 1, "layout": "NCHW"}
+    assert manifest["preprocess"]["color"] == "gray" and manifest["preprocess"]["std"] > 0
+    assert 0.0 <= manifest["crop"]["margin"] <= 0.5
+    assert manifest["classes"] == list(EXPRESSION_LABELS)
+    assert manifest["output"] == "probabilities"
+    assert manifest["verification"]["reference"] == "pytorch"
+    assert manifest["verification"]["max_abs_diff"] <= 1e-4 and manifest["verification"]["n_inputs"] > 0
+    metrics = manifest["metrics"]
+    assert set(metrics["per_class_recall"]) == set(EXPRESSION_LABELS)
+    assert metrics["fer2013_publictest_accuracy"] == pytest.approx(result.best_val_accuracy, abs=0.02)
+    assert metrics["ms_per_face"] > 0
+    assert {"epochs_run", "wall_clock_s", "optimizer"} <= set(manifest["training"])
+    assert {"data", "recipe", "command", "git_commit"} <= set(manifest["origin"])
+
+
+@pytest.mark.needs_torch
+def test_onnx_export_matches_pytorch_and_outputs_probabilities(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch", reason="needs PyTorch (pip install torch==2.13.0 -e .[train])")
+    from vcam_emoji.training import evaluate
+    from vcam_emoji.training.export import export_onnx
+    from vcam_emoji.training.model import EmoCNN
+
+    torch.manual_seed(0)
+    model = EmoCNN(widths=(8, 16), depths=(1, 1), input_size=48, hidden=16).eval()
+    samples = np.random.default_rng(0).normal(0, 1, (5, 1, 48, 48)).astype(np.float32)
+    verification = export_onnx(model, tmp_path / "m.onnx", 48, samples)
+    assert verification["max_abs_diff"] <= 1e-4 and verification["n_inputs"] == 5
+    session = evaluate.cpu_session(tmp_path / "m.onnx")
+    probs = session.run(None, {"input": samples})[0]  # dynamic batch
+    assert probs.shape == (5, 7)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+
+
+@pytest.mark.needs_torch
+def test_command_resumes_and_exports_from_a_checkpoint(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="needs PyTorch (pip install torch==2.13.0 -e .[train])")
+    from vcam_emoji.training import command
+
+    train_npz, val_npz = write_npz(tmp_path / "t.npz", 6, 0), write_npz(tmp_path / "v.npz", 2, 1)
+    run = tmp_path / "run"
+    args = ["--data", str(train_npz), "--val", str(val_npz), "--out", str(run), "--epochs", "1", "--batch-size",
+            "16", "--threads", "1", "--no-export"]
+    assert command.main(args) == 0
+    assert command.main(args[:-1] + ["--epochs", "2", "--resume", "--no-export"]) == 0
+    history = json.loads((run / "history.json").read_text())
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert command.main(["--export-only", "--out", str(run), "--export-to", str(tmp_path / "models")]) == 0
+    assert (tmp_path / "models" / "emocnn_fer2013.onnx").is_file()
+    assert json.loads((tmp_path / "models" / "emocnn_fer2013.json").read_text())["classes"] == list(EXPRESSION_LABELS)
+
+
+def test_command_reports_missing_data_as_an_error(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="needs PyTorch (pip install torch==2.13.0 -e .[train])")
+    from vcam_emoji.training import command
+
+    assert command.main(["--data", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "r")]) == 1
