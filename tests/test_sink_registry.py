@@ -1,0 +1,177 @@
+"""Sink registry and the auto fallback policy (no display, no virtual camera here), plus MemorySink and PreviewSink."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import pyvirtualcam
+
+from vcam_emoji.errors import DeviceError, OutputError
+from vcam_emoji.sink.memory import MemorySink
+from vcam_emoji.sink.preview import PreviewSink, display_available
+from vcam_emoji.sink.registry import SinkEntry, default_registry, open_sink
+from vcam_emoji.source.scripted import ManualClock
+
+SIZE = (32, 24)
+NO_DISPLAY = {"PATH": "/usr/bin"}
+
+
+def frame(value: int = 7) -> np.ndarray:
+    return np.full((SIZE[1], SIZE[0], 3), value, np.uint8)
+
+
+@pytest.fixture
+def no_vcam(tmp_path):
+    """Options that make the virtual camera unavailable: Linux with an empty /sys."""
+    return {"system": "Linux", "sys_root": tmp_path / "no-sys"}
+
+
+def test_auto_without_vcam_or_display_writes_a_file_and_says_why(tmp_path, no_vcam):
+    out = tmp_path / "out.mp4"
+    sink, reason = open_sink("auto", SIZE, 30, path=out, environ=NO_DISPLAY, **no_vcam)
+    try:
+        sink.send(frame())
+    finally:
+        sink.close()
+    assert type(sink).__name__ == "VideoFileSink"
+    assert out.is_file() and out.stat().st_size > 0
+    assert reason.startswith("no virtual camera available")
+    assert "setup-v4l2loopback.sh" in reason
+    assert reason.endswith(f"; no display: writing to {out}")
+
+
+def test_auto_with_a_display_prefers_the_preview_window(tmp_path, no_vcam):
+    registry = default_registry()
+    shown = MemorySink(SIZE)
+    registry.register(SinkEntry("preview", lambda size, fps, opts: shown, frozenset({"environ", "system"}), "fake"))
+    sink, reason = open_sink("auto", SIZE, 30, registry=registry, environ={"DISPLAY": ":0"}, **no_vcam)
+    assert sink is shown
+    assert reason.startswith("no virtual camera available") and reason.endswith("; showing a preview window")
+
+
+def test_auto_uses_the_virtual_camera_when_there_is_one(tmp_path):
+    opened = []
+
+    class FakeBackend:
+        def __init__(self, *, width, height, fps, fourcc, device=None, **kw):  # noqa: ARG002 - pyvirtualcam's API
+            opened.append(device)
+
+        def send(self, frame):
+            pass
+
+        def close(self):
+            pass
+
+        def device(self):
+            return "fake0"
+
+        def native_fourcc(self):
+            return None
+
+    pyvirtualcam.register_backend("emoji-registry-test", FakeBackend)
+    try:
+        sink, reason = open_sink("auto", SIZE, 30, backend="emoji-registry-test", environ=NO_DISPLAY)
+        sink.close()
+    finally:
+        pyvirtualcam.camera.BACKENDS.pop("emoji-registry-test", None)
+    assert reason == "virtual camera 'Emoji Cam' (emoji-registry-test fake0)"
+    assert opened == [None]
+
+
+def test_auto_reports_the_whole_chain_when_nothing_works(tmp_path, no_vcam):
+    with pytest.raises(DeviceError, match=r"no virtual camera available.*; no display; and no video file either:"):
+        open_sink("auto", SIZE, 30, path=tmp_path / "out.unknown", environ=NO_DISPLAY, **no_vcam)
+
+
+def test_explicit_kinds(tmp_path):
+    sink, reason = open_sink("memory", SIZE, 30, max_frames=3)
+    assert isinstance(sink, MemorySink) and reason == "memory sink"
+    sink, reason = open_sink("file", SIZE, 30, path=tmp_path / "a.avi")
+    sink.close()
+    assert reason == f"writing to {tmp_path / 'a.avi'}"
+    with pytest.raises(OutputError, match="cannot write .xyz"):
+        open_sink("file", SIZE, 30, path=tmp_path / "a.xyz")
+
+
+def test_unknown_kind_and_option_are_rejected_with_choices():
+    with pytest.raises(ValueError, match="unknown sink kind 'ndi'; expected one of: auto, vcam, preview, file, memory"):
+        open_sink("ndi", SIZE, 30)
+    with pytest.raises(ValueError, match="unknown sink option.*colour"):
+        open_sink("memory", SIZE, 30, colour="red")
+    with pytest.raises(ValueError, match="reserved"):
+        default_registry().register(SinkEntry("auto", lambda *a: MemorySink(), frozenset(), ""))
+
+
+def test_registries_are_independent():
+    one = default_registry()
+    one.register(SinkEntry("extra", lambda *a: MemorySink(), frozenset(), ""))
+    assert "extra" not in default_registry().names()
+
+
+# --- preview -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("environ", "system", "expected"),
+    [
+        ({}, "Linux", False),
+        ({"DISPLAY": ":0"}, "Linux", True),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, "Linux", True),
+        ({"DISPLAY": ""}, "FreeBSD", False),
+        ({}, "Windows", True),
+        ({}, "Darwin", True),
+    ],
+)
+def test_display_available(environ, system, expected):
+    assert display_available(environ, system) is expected
+
+
+def test_preview_without_display_is_a_clear_error_not_an_abort():
+    with pytest.raises(DeviceError, match="no display for the preview window.*virtual camera or a video file"):
+        PreviewSink(SIZE, environ={}, system="Linux")
+
+
+@pytest.mark.needs_display
+def test_preview_shows_frames_on_a_real_display():
+    if not display_available(os.environ):
+        pytest.skip("no display (DISPLAY/WAYLAND_DISPLAY unset); run under Xvfb to test the preview window")
+    with PreviewSink(SIZE) as sink:
+        sink.send(frame(100))
+        sink.send(frame(200))
+        assert not sink.closed_by_user
+
+
+# --- memory --------------------------------------------------------------------------------------------------------
+def test_memory_sink_keeps_copies_with_timestamps():
+    clock = ManualClock(5.0)
+    sink = MemorySink(SIZE, clock=clock)
+    buffer = frame(1)
+    sink.send(buffer)
+    buffer[...] = 9
+    clock.advance(0.5)
+    sink.send(frame(2))
+    assert [int(f[0, 0, 0]) for f in sink.frames] == [1, 2]
+    assert sink.timestamps == [5.0, 5.5]
+    assert int(sink.last[0, 0, 0]) == 2 and len(sink) == 2
+
+
+def test_memory_sink_keeps_the_last_n_and_counts_all():
+    sink = MemorySink(max_frames=2)
+    for value in (1, 2, 3):
+        sink.send(frame(value))
+    assert [s.number for s in sink.sent] == [2, 3]
+    assert sink.count == 3
+
+
+def test_memory_sink_checks_frames_and_close():
+    sink = MemorySink(SIZE)
+    with pytest.raises(ValueError, match=r"expected shape \(24, 32, 3\), got \(10, 10, 3\)"):
+        sink.send(np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(ValueError, match="expected uint8"):
+        sink.send(np.zeros((24, 32, 3), np.float64))
+    sink.close()
+    sink.close()
+    with pytest.raises(DeviceError, match="closed"):
+        sink.send(frame())
+    with pytest.raises(ValueError, match="max_frames"):
+        MemorySink(max_frames=0)
