@@ -466,10 +466,6 @@ def keras_layers(h5) -> tuple[list[dict], dict[str, dict[str, np.ndarray]]]:
     return layers, weights
 
 
-def _same_pads(in_size: int, k: int, s: int) -> tuple[int, int]:
-    return _tf_same_pads(in_size, k, s)
-
-
 def convert_keras(h5_bytes: bytes):
     import h5py
     import onnx
@@ -520,7 +516,7 @@ def convert_keras(h5_bytes: bytes):
         if cls in ("Conv2D", "SeparableConv2D"):
             k = cfg["kernel_size"][0]
             s = cfg["strides"][0]
-            pads = _same_pads(in_size, k, s) if cfg["padding"] == "same" else (0, 0)
+            pads = _tf_same_pads(in_size, k, s) if cfg["padding"] == "same" else (0, 0)
             out_size = -(-in_size // s) if cfg["padding"] == "same" else (in_size - k) // s + 1
             w = weights[name]
             bn = folded_bn(name)
@@ -567,7 +563,7 @@ def convert_keras(h5_bytes: bytes):
             spatial[name] = in_size
         elif cls == "MaxPooling2D":
             k, s = cfg["pool_size"][0], cfg["strides"][0]
-            pads = _same_pads(in_size, k, s) if cfg["padding"] == "same" else (0, 0)
+            pads = _tf_same_pads(in_size, k, s) if cfg["padding"] == "same" else (0, 0)
             nodes.append(helper.make_node("MaxPool", ins, [name], kernel_shape=[k, k], strides=[s, s],
                                           pads=[pads[0], pads[0], pads[1], pads[1]]))
             spatial[name] = -(-in_size // s) if cfg["padding"] == "same" else (in_size - k) // s + 1

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vcam_emoji.errors import ModelError
-from vcam_emoji.models import ModelSpec, list_models, load_model_spec, sha256_of
+from vcam_emoji.models import DEFAULT_DETECTOR, ModelSpec, list_models, load_model_spec, sha256_of
 from vcam_emoji.onnx_session import create_session, requested_providers
 from vcam_emoji.resources import models_dir
 from vcam_emoji.types import EXPRESSION_LABELS
@@ -26,6 +26,10 @@ def copy_model(name: str, dest: Path) -> Path:
     shutil.copy(src, dest / src.name)
     shutil.copy(src.with_suffix(".json"), dest / f"{name}.json")
     return dest / src.name
+
+
+def test_default_detector_is_a_bundled_detector():
+    assert load_model_spec(DEFAULT_DETECTOR, task="face_detection").name == DEFAULT_DETECTOR
 
 
 def test_all_bundled_models_are_listed():
@@ -178,7 +182,8 @@ def test_cpu_session_reports_the_providers_it_uses():
     [
         ("auto", ["CPUExecutionProvider"], ["CPUExecutionProvider"]),
         ("cpu", ["CUDAExecutionProvider", "CPUExecutionProvider"], ["CPUExecutionProvider"]),
-        ("directml", ["DmlExecutionProvider", "CPUExecutionProvider"], ["DmlExecutionProvider", "CPUExecutionProvider"]),
+        ("directml", ["DmlExecutionProvider", "CPUExecutionProvider"],
+         ["DmlExecutionProvider", "CPUExecutionProvider"]),
         ("coreml", ["CPUExecutionProvider"], ["CPUExecutionProvider"]),
     ],
 )

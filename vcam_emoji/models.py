@@ -20,6 +20,8 @@ from .types import EXPRESSION_LABELS
 log = logging.getLogger(__name__)
 
 TASKS = ("face_detection", "expression_classification")
+# Chosen by benchmarks/bench_detect.py (recall first, then speed); the figures are in models/MODELS.md.
+DEFAULT_DETECTOR = "blazeface_full"
 _COMMON_KEYS = ("name", "file", "task", "sha256", "license", "origin", "verification")
 _CLASSIFIER_KEYS = ("input", "preprocess", "crop", "classes", "output")
 _DETECTOR_KEYS = ("architecture", "input", "score_threshold", "landmarks")
