@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -105,6 +106,77 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------------------------------------------------- run
+SINK_KINDS = ("auto", "vcam", "preview", "none")
+
+
+def open_run_sink(kind: str, config, size_wh: tuple[int, int], fps: float):
+    """The sink for ``vcam-emoji run``: a kind from SINK_KINDS, or a video file path. Returns (sink, description)."""
+    from .sink.memory import MemorySink
+    from .sink.registry import DEFAULT_FILE, open_sink
+
+    if kind == "none":
+        return MemorySink(size_wh, fps, max_frames=1), "no output (frames are dropped; for measuring)"
+    if kind == "file":
+        kind = DEFAULT_FILE
+    if kind in SINK_KINDS:
+        return open_sink(kind, size_wh, fps, name=config.output.virtual_camera_name, path=DEFAULT_FILE)
+    return open_sink("file", size_wh, fps, path=kind)
+
+
+def _status_line(status) -> str:
+    emotion = status.main_emotion.label if status.main_emotion is not None else "-"
+    return (f"{status.state}: {status.fps:5.1f} fps, latency p50 {status.latency_ms_p50:5.1f} ms "
+            f"p99 {status.latency_ms_p99:5.1f} ms, faces {status.faces}, emoji {emotion}, pack {status.pack}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from .config import ConfigWatcher
+    from .engine import Engine
+    from .inputs import input_opener
+
+    config, config_path = _load_config(args.config)
+    size_wh, fps = (config.camera.width, config.camera.height), config.camera.fps
+    open_input, source_message = input_opener(args.source, config)
+    print(f"vcam-emoji: {source_message}", file=sys.stderr)
+    sink, sink_message = open_run_sink(args.sink or config.output.sink, config, size_wh, fps)
+    print(f"vcam-emoji: output: {sink_message}", file=sys.stderr)
+    try:
+        engine = Engine(config, open_input=open_input, sink=sink, sink_description=sink_message,
+                        config_watcher=ConfigWatcher(config_path, initial=config))
+        if args.pack:
+            engine.set_pack(args.pack)
+        print(f"vcam-emoji: {size_wh[0]}x{size_wh[1]} at {fps:g} fps; detector {engine.info.detector}, classifier "
+              f"{engine.info.classifier} on {', '.join(engine.info.providers)}; settings: {config_path} "
+              "(edits apply live); Ctrl-C stops", file=sys.stderr)
+        done = threading.Event()
+
+        def report() -> None:
+            while not done.wait(args.stats_every):
+                print(_status_line(engine.status()), flush=True)
+
+        if args.stats_every > 0:
+            threading.Thread(target=report, name="stats", daemon=True).start()
+        if args.seconds:
+            threading.Timer(args.seconds, engine.stop).start()
+        signal.signal(signal.SIGTERM, lambda *_: engine.stop())
+        try:
+            engine.run()
+        finally:
+            done.set()
+    finally:
+        sink.close()
+    status = engine.status()
+    print(f"vcam-emoji: stopped after {status.frames} frames; camera and output released", file=sys.stderr)
+    if status.state == "error":
+        print(f"vcam-emoji: error: {status.problem}", file=sys.stderr)
+        return EXIT_FAIL
+    return EXIT_OK
+
+
 # ----------------------------------------------------------------------------------------------------------- packs
 def cmd_packs_list(args: argparse.Namespace) -> int:
     from .packs import discover_packs, user_packs_dir
@@ -153,6 +225,21 @@ def build_parser() -> argparse.ArgumentParser:
     def config_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", metavar="PATH", help="settings file (default: the one in your user config "
                        "folder, created with comments on first run)")
+
+    p = command("run", cmd_run, "run the live Emoji Cam: camera in, virtual camera out (headless; see emoji-cam "
+                "for the tray)")
+    p.add_argument("--source", default="auto", metavar="camera|demo|FILE",
+                   help="camera: the configured camera (waits while it is unavailable); demo: the bundled demo clip; "
+                   "FILE: a video or photo, looped; default auto: the camera, else the demo clip")
+    p.add_argument("--sink", metavar="vcam|preview|none|FILE",
+                   help="vcam: the virtual camera; preview: a window; none: drop frames; FILE: a video file "
+                   "(.mp4, .avi, ...); default: the config's output.sink (auto: virtual camera, else a preview "
+                   "window, else a file)")
+    p.add_argument("--pack", metavar="NAME", help="emoji pack to start with (default: the config's pack.name)")
+    p.add_argument("--seconds", type=float, default=0, help="stop after this many seconds (default: run until Ctrl-C)")
+    p.add_argument("--stats-every", type=float, default=5.0, metavar="S",
+                   help="print fps, latency and faces every S seconds (0 = never; default 5)")
+    config_option(p)
 
     p = command("render", cmd_render, "emojify a video or a photo")
     p.add_argument("input", help="a video OpenCV can read, or a photo (.jpg, .png, ...)")
@@ -209,6 +296,8 @@ def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # OpenCV's own warnings (e.g. every camera index it cannot open) would bury our messages; ours say what to do.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
         format="vcam-emoji: %(levelname)s: %(message)s" if args.verbose else "vcam-emoji: %(message)s",
