@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip training: export OUT/best.pt to ONNX + manifest (see --export-to)")
     parser.add_argument("--export-to", type=Path, default=None,
                         help="folder for <name>.onnx and <name>.json (default: OUT)")
+    parser.add_argument("--model-card", action="store_true",
+                        help="with --export-only: also print a models/MODELS.md section for the exported model")
     parser.add_argument("--name", default="emocnn_fer2013", help="model name (default emocnn_fer2013)")
 
 
@@ -54,11 +56,18 @@ def run(args: argparse.Namespace) -> int:
             onnx_path, manifest = export_checkpoint(args.out / "best.pt", args.export_to or args.out, name=args.name,
                                                     publictest=args.val, ferplus_publictest=args.ferplus_val)
             print(f"wrote {onnx_path} and {manifest}")
+            if args.model_card:
+                import json
+
+                from vcam_emoji.training.export import model_card
+
+                print("\n" + model_card(json.loads(manifest.read_text())))
             return 0
         if args.data is None:
             print("vcam-emoji train: --data is required (an .npz, fer2013.csv or image folder)", file=sys.stderr)
             return 2
-        command = "vcam-emoji train " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "train")
+        command = "vcam-emoji train " + " ".join(shlex.quote(a) for a in sys.argv[1:]
+                                              if a not in ("train", "--resume"))  # resuming keeps the recipe
         config = TrainConfig(
             data=args.data, val=args.val, soft_labels=args.soft_labels, ferplus_val=args.ferplus_val,
             soft_weight=args.soft_weight, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out,

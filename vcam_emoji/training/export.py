@@ -114,3 +114,44 @@ def measure(onnx_path: Path, input_size: int, mean: float, std: float, publictes
 
 def write_manifest(manifest: dict, path: Path) -> None:
     path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def model_card(manifest: dict) -> str:
+    """A models/MODELS.md section (Markdown) written from a classifier manifest."""
+    m, t, o = manifest["metrics"], manifest["training"], manifest["origin"]
+    recall = m.get("per_class_recall", {})
+    fp_recall = m.get("ferplus_per_class_recall", {})
+
+    def pct(v: float | None) -> str:
+        return "n/a" if v is None else f"{100 * v:.1f}%"
+
+    rows = "\n".join(f"| {c} | {pct(recall.get(c))} | {pct(fp_recall.get(c))} |" for c in manifest["classes"])
+    wall = t.get("wall_clock_s")
+    notes = t.get("data_notes", {})
+    return f"""## {manifest['name']} — our expression classifier (EmoCNN)
+
+Files: `{manifest['file']}` ({m.get('model_size_mb')} MB, sha256 `{manifest['sha256'][:16]}…`) and `{manifest['name']}.json`.
+Licence: {manifest['license']}.
+
+- **Task**: 7 FER-2013 expressions (FER order), output probabilities (softmax inside the graph).
+- **Input**: {manifest['input']['size_hw'][0]}x{manifest['input']['size_hw'][1]} grey, NCHW; `(pixel - {manifest['preprocess']['mean']}) / {manifest['preprocess']['std']}` after an INTER_AREA resize; crop margin {manifest['crop']['margin']} of the detector box on each side (FER-2013 faces are loosely cropped; to be tuned on real photos).
+- **Architecture**: {t['architecture']}; {t['parameters']:,} parameters.
+- **Data**: {o['data']}. {notes.get('dropped_train_duplicates_of_val', 0)} training images that are exact copies of PublicTest images were removed before training, so PublicTest is not leaked; {notes.get('train_n', '?')} training images used. Model selection: {o['model_selection']} (never trained on).
+- **Recipe**: {t['optimizer']}; targets: {t['targets']}; augmentation: flip, rotation ±{t['augmentation']['rotate_deg']}°, scale ±{t['augmentation']['scale']}, shift ±{t['augmentation']['shift']}, brightness/contrast, random erasing (p {t['augmentation']['erase_p']}); {t['precision']}.
+- **Training**: {t['epochs_run']} epochs (best epoch {t['best_epoch']}), mean {t['mean_epoch_s']} s per epoch, wall-clock {'n/a' if wall is None else f'{wall / 60:.0f} min'} on a 2-core CPU ({t['threads']} torch threads, other jobs sharing the CPU), seed {t['seed']}.
+- **Retrain** (one command, from the repository root, ../shared/data beside it):
+  `{o['command']}`
+  then `vcam-emoji train --export-only --out <run dir> --val ../shared/data/fer2013_publictest.npz --ferplus-val ../shared/data/ferplus_publictest.npz --export-to models` (or `python -m vcam_emoji.training.command ...` with the same options).
+- **Verification**: onnxruntime vs PyTorch on {manifest['verification']['n_inputs']} inputs, max abs diff {manifest['verification']['max_abs_diff']:.1e}.
+
+| metric | value |
+|---|---|
+| FER-2013 PublicTest accuracy (original labels) | **{pct(m.get('fer2013_publictest_accuracy'))}** |
+| FER+ PublicTest accuracy (FER+ majority labels) | {pct(m.get('ferplus_publictest_accuracy'))} |
+| ms per face (batch 1, 1 onnxruntime CPU thread, incl. resize + normalise) | {m.get('ms_per_face')} |
+| model file | {m.get('model_size_mb')} MB |
+
+| class | recall, FER-2013 PublicTest | recall, FER+ PublicTest |
+|---|---|---|
+{rows}
+"""
