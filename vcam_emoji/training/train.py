@@ -371,7 +371,7 @@ def export_checkpoint(checkpoint: Path, dest: Path, name: str = "emocnn_fer2013"
                 + ("; FER+ vote distributions (microsoft/FERPlus, MIT) as soft targets" if cfg.soft_labels else ""),
         "model_selection": f"best epoch on {publictest}" if publictest else "best epoch on 5% held-out training data",
         "recipe": "vcam_emoji/training/train.py (EmoCNN)",
-        "command": cfg.command or "vcam-emoji train (see models/MODELS.md)",
+        "command": (cfg.command or "vcam-emoji train (see models/MODELS.md)").replace(" --resume", ""),
         "git_commit": export_mod.git_commit(REPO),
     }
     manifest = export_mod.build_manifest(name=name, onnx_path=onnx_path, input_size=cfg.input_size, mean=mean, std=std,
