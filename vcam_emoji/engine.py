@@ -119,6 +119,9 @@ class Engine:
         self._on_problem = on_problem
         self.size_wh = (config.camera.width, config.camera.height)
         self.period_s = 1.0 / config.camera.fps
+        # How long to wait for a camera frame; tests raise it so thread hand-offs are deterministic.
+        self.input_timeout_s = self.period_s
+        self._next_tick = clock()
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -180,33 +183,45 @@ class Engine:
 
     def run(self) -> None:
         """The loop; returns after :meth:`stop`. The input is released on the way out; the sink is the caller's."""
-        next_tick = self._clock()
+        self.begin()
         try:
-            self._set_input(self._open_input(self.config))
             while not self._stop.is_set():
-                self._run_commands()
-                self._poll_config()
-                if self._paused or self._input is None:
-                    next_tick = self._wait_tick(next_tick)
-                    self._send(placeholder_frame(self.size_wh, PAUSED_LINES), None, None)
-                    continue
-                if self._input.paced_by_source:
-                    frame, t_capture, lines = self._input.get(timeout=self.period_s)
-                else:
-                    next_tick = self._wait_tick(next_tick)
-                    frame, t_capture, lines = self._input.get(0.0)
-                if lines is not None:
-                    self._set_state("camera unavailable", " / ".join(lines))
-                    if self._input.paced_by_source:
-                        next_tick = self._wait_tick(next_tick)
-                    self._send(placeholder_frame(self.size_wh, lines), None, None)
-                elif frame is not None:
-                    next_tick = self._clock()
-                    self._process(frame, t_capture)
+                self.step()
         finally:
-            self._set_input(None)
-            with self._lock:
-                self._state = "stopped"
+            self.end()
+
+    def begin(self) -> None:
+        """Open the input (raises if a file input cannot be read; a missing camera is retried instead)."""
+        self._next_tick = self._clock()
+        self._set_input(self._open_input(self.config))
+
+    def end(self) -> None:
+        self._set_input(None)
+        with self._lock:
+            self._state = "stopped"
+
+    def step(self) -> None:
+        """One turn of the loop: commands, config, then exactly one frame (or none while the camera is between
+        two frames) to the sink."""
+        self._run_commands()
+        self._poll_config()
+        if self._paused or self._input is None:
+            self._next_tick = self._wait_tick(self._next_tick)
+            self._send(placeholder_frame(self.size_wh, PAUSED_LINES), None)
+            return
+        if self._input.paced_by_source:
+            frame, t_capture, lines = self._input.get(timeout=self.input_timeout_s)
+        else:
+            self._next_tick = self._wait_tick(self._next_tick)
+            frame, t_capture, lines = self._input.get(0.0)
+        if lines is not None:
+            self._set_state("camera unavailable", " / ".join(lines))
+            if self._input.paced_by_source:
+                self._next_tick = self._wait_tick(self._next_tick)
+            self._send(placeholder_frame(self.size_wh, lines), None)
+        elif frame is not None:
+            self._next_tick = self._clock() + self.period_s
+            self._process(frame, t_capture)
 
     def _wait_tick(self, next_tick: float) -> float:
         """Sleep until ``next_tick`` (or until stopped); return the following tick, never in the past."""
@@ -228,9 +243,9 @@ class Engine:
         with self._lock:
             self._last_result = result
             self._state = "running"
-        self._send(out, t_capture, result)
+        self._send(out, t_capture)
 
-    def _send(self, frame: np.ndarray, t_capture: float | None, result: FrameResult | None) -> None:
+    def _send(self, frame: np.ndarray, t_capture: float | None) -> None:
         try:
             self._sink.send(frame)
         except EmojiCamError as exc:
