@@ -23,7 +23,15 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def _load_config(path: str | None):
-    from .config import default_config_path, ensure_config_file, load_config
+    from .config import load_config
+
+    _, config_path = _load_config_path(path)
+    return load_config(config_path), config_path
+
+
+def _load_config_path(path: str | None):
+    """The config file to use: ``--config PATH`` (must exist), else the default one, created on first run."""
+    from .config import default_config_path, ensure_config_file
 
     if path is None:
         created = not default_config_path().exists()
@@ -35,7 +43,7 @@ def _load_config(path: str | None):
         if not config_path.is_file():
             raise EmojiCamError(f"{config_path}: no such config file; check --config, or leave it out to use "
                                 f"{default_config_path()}")
-    return load_config(config_path), config_path
+    return None, config_path
 
 
 # ---------------------------------------------------------------------------------------------------------- render
@@ -177,6 +185,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------------------------------------------- doctor
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import diagnose
+
+    _, config_path = _load_config_path(args.config)
+    report = diagnose(config_path)
+    print("\n".join(report.lines()))
+    if report.ok:
+        print("\nEverything Emoji Cam needs is here.")
+        return EXIT_OK
+    print("\nSomething Emoji Cam needs is missing: see the lines marked !! and their fixes.")
+    return EXIT_FAIL
+
+
 # ----------------------------------------------------------------------------------------------------------- packs
 def cmd_packs_list(args: argparse.Namespace) -> int:
     from .packs import discover_packs, user_packs_dir
@@ -239,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=0, help="stop after this many seconds (default: run until Ctrl-C)")
     p.add_argument("--stats-every", type=float, default=5.0, metavar="S",
                    help="print fps, latency and faces every S seconds (0 = never; default 5)")
+    config_option(p)
+
+    p = command("doctor", cmd_doctor, "check cameras, virtual camera, models, execution providers, packs and "
+                "settings; exits non-zero when something needed is missing")
     config_option(p)
 
     p = command("render", cmd_render, "emojify a video or a photo")

@@ -84,6 +84,11 @@ def create_session(model_path: str | Path, providers: str = "auto", threads: int
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # onnxruntime's own warnings (e.g. unused initialisers) stay out of our logs
 
+    quiet_probe = providers.strip().lower() == "auto" and wanted[0] != _CPU
+    if quiet_probe:
+        # "auto" only probes the GPU: onnxruntime's own multi-line error when the CUDA libraries are missing would
+        # read like a failure. The outcome is logged below from session.get_providers().
+        ort.set_default_logger_severity(4)
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=wanted)
     except Exception as exc:  # onnxruntime raises its own (non-public) exception types for bad files
@@ -92,7 +97,9 @@ def create_session(model_path: str | Path, providers: str = "auto", threads: int
             f"{path}: onnxruntime cannot load this model ({first_line}); the file is corrupt, truncated or not an "
             f"ONNX model — reinstall vcam-emoji or rebuild it with models/build_models.py"
         ) from exc
-
+    finally:
+        if quiet_probe:
+            ort.set_default_logger_severity(3)
     used = list(session.get_providers())
     log.info("onnxruntime session for %s uses %s (threads=%s)", path.name, ", ".join(used), threads or "auto")
     gpu_wanted = [p for p in wanted if p != _CPU]

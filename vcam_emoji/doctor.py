@@ -1,0 +1,161 @@
+"""`vcam-emoji doctor`: what Emoji Cam can see on this machine and what is missing, with how to fix it.
+
+``diagnose`` returns plain data (the tray shows the same summary); only the CLI prints it.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .config import Config, load_config
+from .errors import EmojiCamError
+from .models import list_models, load_model_spec
+from .onnx_session import create_session
+from .packs import discover_packs, user_packs_dir
+from .sink.preview import display_available
+
+
+@dataclass(frozen=True)
+class Check:
+    section: str  # "config", "camera", "virtual camera", "models", "providers", "packs", "display"
+    ok: bool
+    text: str
+    fix: str = ""
+    needed: bool = True  # a failed needed check makes doctor exit non-zero
+
+
+@dataclass(frozen=True)
+class Report:
+    checks: tuple[Check, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok or not c.needed for c in self.checks)
+
+    def lines(self) -> list[str]:
+        out, section = [], None
+        for c in self.checks:
+            if c.section != section:
+                section = c.section
+                out.append(f"{section}:")
+            mark = "ok " if c.ok else ("!! " if c.needed else "-- ")
+            out.append(f"  {mark}{c.text}")
+            if c.fix and not c.ok:
+                out.append(f"       fix: {c.fix}")
+        return out
+
+
+def _config_checks(config_path: Path) -> tuple[list[Check], Config]:
+    try:
+        config = load_config(config_path)
+    except EmojiCamError as exc:
+        return [Check("config", False, f"{config_path}: invalid", str(exc))], Config()
+    return [Check("config", True, f"{config_path}: valid")], config
+
+
+def _camera_checks(config: Config, list_cameras: Callable[..., list]) -> list[Check]:
+    cameras = list_cameras(virtual_camera_name=config.output.virtual_camera_name)
+    checks = []
+    for cam in cameras:
+        where = f" {cam.path}" if cam.path else ""
+        if cam.usable:
+            sizes = ", ".join(f"{w}x{h}" for w, h in cam.resolutions)
+            checks.append(Check("camera", True, f"{cam.index}: {cam.name}{where} via {cam.backend}: {sizes}"))
+        else:
+            checks.append(Check("camera", False, f"{cam.index}: {cam.name}{where}: {cam.skipped or 'no frames'}",
+                                needed=False))
+    if not any(c.ok for c in checks):
+        checks.append(Check("camera", False, "no usable camera found (`vcam-emoji run` shows the demo clip instead)",
+                            "plug in a webcam, close apps that hold it, and check camera permissions for this "
+                            "terminal/app in the system settings"))
+    return checks
+
+
+def _vcam_checks(config: Config, describe_backends: Callable[..., list]) -> list[Check]:
+    statuses = describe_backends(name=config.output.virtual_camera_name, probe=True)
+    checks = [Check("virtual camera", s.available, f"{s.backend}: apps show it as {s.shows_as!r}"
+                    if s.shows_as else s.backend, s.fix if s.available else "", needed=False) for s in statuses]
+    if not any(s.available for s in statuses):
+        fix = next((s.fix for s in statuses if s.fix), "")
+        checks.append(Check("virtual camera", False, "no virtual camera driver: meeting apps cannot see Emoji Cam "
+                            "(`vcam-emoji run` falls back to a preview window or a file)", fix))
+    return checks
+
+
+def _model_checks(config: Config) -> list[Check]:
+    checks = []
+    try:
+        names = list_models()
+    except EmojiCamError as exc:
+        return [Check("models", False, "bundled models folder missing", str(exc))]
+    for name in names:
+        try:
+            spec = load_model_spec(name)
+        except EmojiCamError as exc:
+            checks.append(Check("models", False, f"{name}: broken", str(exc)))
+            continue
+        checks.append(Check("models", True, f"{name} ({spec.task}, {spec.license}): sha256 {spec.sha256[:16]}… "
+                                            "matches"))
+    for key, value in (("detector.model", config.detector.model), ("classifier.model", config.classifier.model)):
+        if value not in ("auto", "default") and value not in names:
+            try:
+                load_model_spec(value)
+                checks.append(Check("models", True, f"{key} = {value}: loads"))
+            except EmojiCamError as exc:
+                checks.append(Check("models", False, f"{key} = {value}: cannot be used", str(exc)))
+    return checks
+
+
+def _provider_checks(config: Config) -> list[Check]:
+    import onnxruntime as ort
+
+    wanted = config.runtime.execution_provider
+    available = ort.get_available_providers()
+    checks = [Check("execution providers", True, f"onnxruntime {ort.__version__} ({ort.get_device()} build) lists: "
+                                                 f"{', '.join(available)}", needed=False)]
+    try:
+        spec = load_model_spec(next(n for n in list_models(task="expression_classification")))
+        _, used = create_session(spec.path, providers=wanted, threads=1)
+    except (EmojiCamError, StopIteration) as exc:
+        return checks + [Check("execution providers", False, f"cannot create a session: {exc}")]
+    gpu_asked = wanted not in ("cpu",)
+    on_gpu = any(p != "CPUExecutionProvider" for p in used)
+    checks.append(Check("execution providers", on_gpu or not gpu_asked,
+                        f"asked for {wanted!r}, a session actually uses: {', '.join(used)}",
+                        "the GPU provider is listed but could not start (driver, CUDA/cuDNN libraries missing); the "
+                        "CPU path is used and is fast enough for one or two faces" if gpu_asked and not on_gpu else "",
+                        needed=False))
+    return checks
+
+
+def _pack_checks(config: Config) -> list[Check]:
+    packs, errors = discover_packs()
+    checks = [Check("packs", True, f"{p.name} ({'built-in' if p.builtin else 'user'}, {p.license})")
+              for p in sorted(packs.values(), key=lambda p: p.name)]
+    checks += [Check("packs", False, str(e), "fix the file named, or remove the folder", needed=False) for e in errors]
+    if config.pack.name not in packs:
+        checks.append(Check("packs", False, f"pack.name = {config.pack.name!r} is not installed",
+                            f"choose one of {', '.join(sorted(packs))}, or add it to {user_packs_dir()}"))
+    return checks
+
+
+def diagnose(config_path: Path, *, list_cameras: Callable[..., list] | None = None,
+             describe_backends: Callable[..., list] | None = None) -> Report:
+    if list_cameras is None:
+        from .source.camera import list_cameras
+    if describe_backends is None:
+        from .sink.virtual_camera import describe_backends
+    checks, config = _config_checks(config_path)
+    checks += _camera_checks(config, list_cameras)
+    checks += _vcam_checks(config, describe_backends)
+    checks.append(Check("display", display_available(), f"{platform.system()}: "
+                        + ("a display is available (preview window, tray)" if display_available() else
+                           "no display (no preview window or tray; output goes to the virtual camera or a file)"),
+                        needed=False))
+    checks += _model_checks(config)
+    checks += _provider_checks(config)
+    checks += _pack_checks(config)
+    return Report(tuple(checks))
