@@ -26,7 +26,7 @@ NO_SYS = Path("/nonexistent-sys-root")
 
 
 def fake_sys(root: Path, devices: dict[int, str], *, virtual: tuple[int, ...] = (), meta: tuple[int, ...] = ()) -> Path:
-    """A fake /sys/class/video4linux under ``root``; ``virtual`` ones link into /sys/devices/virtual like v4l2loopback."""
+    """A fake /sys/class/video4linux under ``root``; ``virtual`` ones live under devices/virtual like v4l2loopback."""
     cls = root / "sys" / "class" / "video4linux"
     cls.mkdir(parents=True)
     for number, name in devices.items():

@@ -208,3 +208,29 @@ def test_device_error_text_is_the_reason(clock):
 
     with ReconnectingSource(missing, size_wh=SIZE, clock=clock) as source:
         assert source.get(0.0, timeout=WAIT)[1].reason == "no camera named 'Logitech'"
+
+
+def test_close_while_an_open_hangs_does_not_wait_and_the_late_camera_is_closed(clock):
+    release = threading.Event()
+    camera = ScriptedCamera([Frames()], clock=clock)
+    opened = []
+
+    def hanging_open():
+        release.wait(30)
+        source = CameraSource(0, SIZE, capture_factory=camera, clock=clock, system="Darwin", warmup_frames=1).open()
+        opened.append(source)
+        return source
+
+    source = ReconnectingSource(hanging_open, size_wh=SIZE, clock=clock)
+    assert source.get(0.0, timeout=0.0)[1].status is SourceStatus.STARTING
+    closer = threading.Thread(target=source.close)
+    closer.start()
+    closer.join(WAIT)
+    assert not closer.is_alive()  # close did not wait for the hanging open
+    release.set()
+    deadline = threading.Event()
+    for _ in range(500):
+        if opened and camera.captures and camera.captures[0].released:
+            break
+        deadline.wait(0.01)
+    assert camera.captures[0].released  # the camera that opened too late was closed, not leaked

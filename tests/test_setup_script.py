@@ -77,7 +77,8 @@ def test_bad_video_nr_is_refused():
 
 
 def test_dry_run_on_apt_prints_everything_and_changes_nothing(tmp_path):
-    path, log = fake_path(tmp_path, {"apt-get": "", "apt-cache": "", "modprobe": "", "mokutil": 'echo "SecureBoot enabled"'})
+    tools = {"apt-get": "", "apt-cache": "", "modprobe": "", "mokutil": 'echo "SecureBoot enabled"'}
+    path, log = fake_path(tmp_path, tools)
     root = tmp_path / "root"
     root.mkdir()
     etc_conf = Path("/etc/modprobe.d/emoji-cam.conf")

@@ -127,7 +127,8 @@ def open_sink(
     registry = registry or default_registry()
     unknown = sorted(set(options) - registry.known_options())
     if unknown:
-        raise ValueError(f"unknown sink option(s) {', '.join(unknown)}; known: {', '.join(sorted(registry.known_options()))}")
+        known = ", ".join(sorted(registry.known_options()))
+        raise ValueError(f"unknown sink option(s) {', '.join(unknown)}; known: {known}")
     if kind != "auto":
         sink = registry.create(kind, size_wh, fps, options)
         return sink, describe_sink(kind, sink)

@@ -79,7 +79,9 @@ def plan_backends(
     if system == "Windows":
         choices = [
             BackendChoice("unitycapture", name, name),
-            BackendChoice("obs", None, "OBS Virtual Camera", f"apps show the camera as 'OBS Virtual Camera', not {name!r}"),
+            BackendChoice(
+                "obs", None, "OBS Virtual Camera", f"apps show the camera as 'OBS Virtual Camera', not {name!r}"
+            ),
         ]
         return choices, _windows_fix(name)
     if system == "Darwin":

@@ -492,7 +492,7 @@ def _valid(frame: object) -> bool:
     )
 
 
-# --- listing cameras ---------------------------------------------------------------------------------------------------
+# --- listing cameras --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CameraInfo:
     """A camera as ``doctor`` and the tray show it."""

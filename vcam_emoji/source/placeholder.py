@@ -17,7 +17,9 @@ TEXT_BGR = (235, 235, 235)
 SUBTLE_BGR = (170, 170, 170)
 
 
-def placeholder_frame(size_wh: tuple[int, int], text_lines: Sequence[str] | str = ("Camera unavailable",)) -> np.ndarray:
+def placeholder_frame(
+    size_wh: tuple[int, int], text_lines: Sequence[str] | str = ("Camera unavailable",)
+) -> np.ndarray:
     """A BGR uint8 (H, W, 3) frame with ``text_lines`` centred; the first line large, the others smaller."""
     w, h = int(size_wh[0]), int(size_wh[1])
     if w < 1 or h < 1:

@@ -137,7 +137,7 @@ class ReconnectingSource:
         """Seconds to wait before the next attempt after ``failures`` failures in a row (>= 1)."""
         return min(self.initial_delay_s * self.factor ** max(0, failures - 1), self.max_delay_s)
 
-    # --- the engine's call ---------------------------------------------------------------------------------------------
+    # --- the engine's call --------------------------------------------------------------------------------------------
     def get(self, now: float | None = None, timeout: float = 0.0) -> tuple[np.ndarray | None, SourceState]:
         """The newest new frame (or None) and the state; blocks at most ``timeout`` seconds (real time).
 
@@ -201,8 +201,7 @@ class ReconnectingSource:
         if source is not None:
             source.close()
         if attempt is not None:
-            attempt.done.wait(5.0)
-            late = attempt.source
+            late = attempt.cancel()  # an open still hanging closes its source itself when it finishes
             if late is not None:
                 late.close()
         for thread in retiring:
@@ -267,15 +266,30 @@ class _Attempt:
         self.done = threading.Event()
         self.source: LiveSource | None = None
         self.error = ""
+        self._lock = threading.Lock()
+        self._cancelled = False
 
     def start(self) -> None:
         threading.Thread(target=self._run, name="camera-open", daemon=True).start()
+
+    def cancel(self) -> LiveSource | None:
+        """Stop caring about this attempt; returns the source if it already opened (the caller closes it)."""
+        with self._lock:
+            self._cancelled = True
+            source, self.source = self.source, None
+            return source
 
     def _run(self) -> None:
         try:
             for thread in self._retiring:
                 thread.join(timeout=5.0)
-            self.source = self._open_source()
+            source = self._open_source()
+            with self._lock:
+                late = source if self._cancelled else None
+                if late is None:
+                    self.source = source
+            if late is not None:
+                late.close()
         except EmojiCamError as exc:
             self.error = str(exc)
         except Exception as exc:  # noqa: BLE001 - any driver failure means "unavailable, retry", with the reason
