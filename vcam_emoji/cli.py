@@ -122,14 +122,20 @@ def open_run_sink(kind: str, config, size_wh: tuple[int, int], fps: float):
     """The sink for ``vcam-emoji run``: a kind from SINK_KINDS, or a video file path. Returns (sink, description)."""
     from .sink.memory import MemorySink
     from .sink.registry import DEFAULT_FILE, open_sink
+    from .sink.threaded import ThreadedSink
+    from .sink.video_file import VideoFileSink
 
     if kind == "none":
         return MemorySink(size_wh, fps, max_frames=1), "no output (frames are dropped; for measuring)"
     if kind == "file":
         kind = DEFAULT_FILE
     if kind in SINK_KINDS:
-        return open_sink(kind, size_wh, fps, name=config.output.virtual_camera_name, path=DEFAULT_FILE)
-    return open_sink("file", size_wh, fps, path=kind)
+        sink, description = open_sink(kind, size_wh, fps, name=config.output.virtual_camera_name, path=DEFAULT_FILE)
+    else:
+        sink, description = open_sink("file", size_wh, fps, path=kind)
+    if isinstance(sink, VideoFileSink):  # encoding 1280x720 costs ~10 ms: do it beside the pipeline, not after it
+        sink = ThreadedSink(sink)
+    return sink, description
 
 
 def _status_line(status) -> str:
@@ -152,9 +158,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"vcam-emoji: {source_message}", file=sys.stderr)
     sink, sink_message = open_run_sink(args.sink or config.output.sink, config, size_wh, fps)
     print(f"vcam-emoji: output: {sink_message}", file=sys.stderr)
+    timeline_file = None
     try:
+        on_result = None
+        if args.timeline or config.timeline.path:
+            from .timeline import TimelineWriter
+
+            timeline_path = Path(args.timeline or config.timeline.path).expanduser()
+            try:
+                timeline_file = open(timeline_path, "a", encoding="utf-8", buffering=1)
+            except OSError as exc:
+                raise EmojiCamError(f"{timeline_path}: cannot write the timeline ({exc.strerror}); "
+                                    "check timeline.path") from None
+            on_result = TimelineWriter(timeline_file).write
+            print(f"vcam-emoji: appending the emotion timeline to {timeline_path}", file=sys.stderr)
         engine = Engine(config, open_input=open_input, sink=sink, sink_description=sink_message,
-                        config_watcher=ConfigWatcher(config_path, initial=config))
+                        config_watcher=ConfigWatcher(config_path, initial=config), on_result=on_result)
         if args.pack:
             engine.set_pack(args.pack)
         print(f"vcam-emoji: {size_wh[0]}x{size_wh[1]} at {fps:g} fps; detector {engine.info.detector}, classifier "
@@ -177,6 +196,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             done.set()
     finally:
         sink.close()
+        if timeline_file is not None:
+            timeline_file.close()
     status = engine.status()
     print(f"vcam-emoji: stopped after {status.frames} frames; camera and output released", file=sys.stderr)
     if status.state == "error":
@@ -259,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "window, else a file)")
     p.add_argument("--pack", metavar="NAME", help="emoji pack to start with (default: the config's pack.name)")
     p.add_argument("--seconds", type=float, default=0, help="stop after this many seconds (default: run until Ctrl-C)")
+    p.add_argument("--timeline", metavar="FILE.jsonl", help="append one JSON line per frame (faces, probabilities, "
+                   "emotion shown); default: the config's timeline.path")
     p.add_argument("--stats-every", type=float, default=5.0, metavar="S",
                    help="print fps, latency and faces every S seconds (0 = never; default 5)")
     config_option(p)

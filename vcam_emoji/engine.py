@@ -108,6 +108,7 @@ class Engine:
         pipeline_factory: Callable[[Config], tuple[Pipeline, PipelineInfo]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_problem: Callable[[str], None] | None = None,
+        on_result: Callable[[FrameResult], None] | None = None,
     ) -> None:
         self.config = config
         self._open_input = open_input
@@ -117,11 +118,13 @@ class Engine:
         self._pipeline_factory = pipeline_factory or (lambda cfg: build_pipeline(cfg, purpose="live"))
         self._clock = clock
         self._on_problem = on_problem
+        self._on_result = on_result  # e.g. the emotion timeline writer; called on the engine thread
         self.size_wh = (config.camera.width, config.camera.height)
         self.period_s = 1.0 / config.camera.fps
         # How long to wait for a camera frame; tests raise it so thread hand-offs are deterministic.
         self.input_timeout_s = self.period_s
         self._next_tick = clock()
+        self._t0 = clock()  # frame times given to the pipeline (and the timeline) count from here
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -224,11 +227,14 @@ class Engine:
             self._process(frame, t_capture)
 
     def _wait_tick(self, next_tick: float) -> float:
-        """Sleep until ``next_tick`` (or until stopped); return the following tick, never in the past."""
+        """Sleep until ``next_tick`` (or until stopped); return the following tick. A frame that came late is caught
+        up on the next tick; after a longer stall the schedule restarts from now instead of bursting."""
         delay = next_tick - self._clock()
         if delay > 0:
             self._stop.wait(delay)
-        return max(next_tick + self.period_s, self._clock())
+        following = next_tick + self.period_s
+        now = self._clock()
+        return following if following > now - self.period_s else now
 
     def _process(self, frame: np.ndarray, t_capture: float | None) -> None:
         try:
@@ -236,7 +242,7 @@ class Engine:
                 frame = fit_frame(frame, self.size_wh)
             if self._mirror:
                 frame = cv2.flip(frame, 1)
-            out, result = self.pipeline.process(frame, self._clock())
+            out, result = self.pipeline.process(frame, self._clock() - self._t0)
         except (ValueError, cv2.error) as exc:  # an odd frame from a driver: say so, show it unprocessed, go on
             self._set_state("running", f"skipped a frame the camera sent: {exc}")
             return
@@ -244,6 +250,8 @@ class Engine:
             self._last_result = result
             self._state = "running"
         self._send(out, t_capture)
+        if self._on_result is not None:
+            self._on_result(result)
 
     def _send(self, frame: np.ndarray, t_capture: float | None) -> None:
         try:
