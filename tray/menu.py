@@ -1,0 +1,312 @@
+"""The tray menu as pure data: a snapshot of the app (:class:`MenuState`) in, menu items out, and each item's action
+turned into engine commands and config writes by :class:`Controller`.
+
+Nothing here imports pystray or touches the desktop: the backend (``tray/backend.py``) renders the items, and the
+controller reaches the outside world only through the small interfaces passed to it (engine, config writer, desktop),
+so the whole menu logic is tested with fakes.
+
+Which settings are saved: the emoji pack, mirror, smoothing and camera are written to the config file (the same keys
+a person would edit by hand) and applied to the running engine at once. Enabled/Paused is not saved: pausing is a
+privacy switch for the current meeting, and Emoji Cam always starts enabled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+from vcam_emoji.config import SMOOTHING_PRESETS, Config, smoothing_preset_changes, smoothing_preset_name
+from vcam_emoji.errors import EmojiCamError
+from vcam_emoji.types import Expression
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "Emoji Cam"
+SMOOTHING_LABELS: Mapping[str, str] = {"off": "Off", "responsive": "Responsive", "balanced": "Balanced",
+                                       "steady": "Steady"}
+
+
+# --------------------------------------------------------------------------------------------------------- actions
+@dataclass(frozen=True)
+class SetEnabled:
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class SetPack:
+    name: str
+
+
+@dataclass(frozen=True)
+class SetMirror:
+    mirror: bool
+
+
+@dataclass(frozen=True)
+class SetPreview:
+    show: bool
+
+
+@dataclass(frozen=True)
+class SetSmoothing:
+    preset: str
+
+
+@dataclass(frozen=True)
+class SetCamera:
+    device: int | str
+
+
+@dataclass(frozen=True)
+class SetAutostart:
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class OpenConfig:
+    pass
+
+
+@dataclass(frozen=True)
+class OpenPacksFolder:
+    pass
+
+
+@dataclass(frozen=True)
+class ShowDiagnostics:
+    pass
+
+
+@dataclass(frozen=True)
+class Quit:
+    pass
+
+
+Action = (SetEnabled | SetPack | SetMirror | SetPreview | SetSmoothing | SetCamera | SetAutostart | OpenConfig
+          | OpenPacksFolder | ShowDiagnostics | Quit)
+
+
+# ----------------------------------------------------------------------------------------------------------- state
+@dataclass(frozen=True)
+class CameraChoice:
+    device: int | str  # what is written to camera.device
+    label: str
+    aliases: tuple[int | str, ...] = ()  # other spellings of the same camera in the config (path, name)
+
+    def matches(self, device: int | str) -> bool:
+        wanted = device.strip() if isinstance(device, str) else device
+        if isinstance(wanted, str) and wanted.isdigit():
+            wanted = int(wanted)
+        return wanted == self.device or wanted in self.aliases
+
+
+@dataclass(frozen=True)
+class MenuState:
+    """Everything the menu shows, taken from the engine status, the current config and the desktop."""
+
+    state: str  # EngineStatus.state
+    pack: str  # the pack shown now
+    mirror: bool
+    demo: bool
+    problem: str
+    main_emotion: Expression | None
+    packs: tuple[str, ...]  # valid packs, built-in and user
+    config: Config  # the last good configuration (smoothing, camera)
+    cameras: tuple[CameraChoice, ...] = ()
+    paused: bool = False  # what the user asked for (the engine's state follows a frame later)
+    preview_shown: bool = False
+    preview_available: bool = True  # False when the main output is the preview window itself
+    autostart_enabled: bool = False
+    autostart_problem: str = ""  # why "Start at login" cannot be used here ("" when it can)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One menu entry. ``checked`` is None for a plain item; ``radio`` marks one-of-many choices (shown as check
+    items where the backend has no radio items). A separator has ``separator=True`` and nothing else."""
+
+    key: str
+    text: str = ""
+    action: Action | None = None
+    checked: bool | None = None
+    radio: bool = False
+    enabled: bool = True
+    default: bool = False
+    submenu: tuple["Item", ...] = ()
+    separator: bool = False
+
+
+SEPARATOR = Item(key="-", separator=True)
+
+
+def icon_kind(state: MenuState) -> str:
+    """Which icon to show: "paused", "error", "demo", "running" (or "starting" before the first frame)."""
+    if state.paused or state.state == "paused":
+        return "paused"
+    if state.state in ("error", "camera unavailable", "stopped"):
+        return "error"
+    if state.demo:
+        return "demo"
+    return "running" if state.state == "running" else "starting"
+
+
+def title(state: MenuState) -> str:
+    """The tooltip: what Emoji Cam is doing, in one line."""
+    kind = icon_kind(state)
+    if kind == "paused":
+        text = "paused - the camera is released"
+    elif kind == "error":
+        text = state.problem or state.state
+    else:
+        text = f"{'demo clip' if state.demo else 'running'}, pack {state.pack}"
+    return f"{APP_TITLE}: {text}"
+
+
+def build_menu(state: MenuState) -> tuple[Item, ...]:
+    """The whole menu for ``state``."""
+    enabled = not state.paused
+    preset = smoothing_preset_name(state.config.smoothing)
+    device = state.config.camera.device
+    pack_items = tuple(Item(f"pack:{name}", name, SetPack(name), checked=name == state.pack, radio=True)
+                       for name in state.packs) or (Item("pack:none", "(no valid pack found)", enabled=False),)
+    smoothing_items = tuple(Item(f"smoothing:{name}", SMOOTHING_LABELS.get(name, name.title()), SetSmoothing(name),
+                                 checked=name == preset, radio=True) for name in SMOOTHING_PRESETS)
+    if preset is None:
+        smoothing_items += (Item("smoothing:custom", "Custom (set in the config file)", checked=True, radio=True,
+                                 enabled=False),)
+    camera_items = tuple(Item(f"camera:{c.device}", c.label, SetCamera(c.device), checked=c.matches(device),
+                              radio=True) for c in state.cameras)
+    if not any(c.matches(device) for c in state.cameras):
+        camera_items += (Item("camera:configured", f"{device!r} (configured; not found now)", checked=True,
+                              radio=True, enabled=False),)
+    autostart_text = "Start at login" + (f" (unavailable: {state.autostart_problem})" if state.autostart_problem
+                                         else "")
+    status_text = title(state).removeprefix(f"{APP_TITLE}: ")
+    return (
+        Item("status", status_text[:1].upper() + status_text[1:], enabled=False),
+        SEPARATOR,
+        Item("enabled", "Enabled", SetEnabled(not enabled), checked=enabled, default=True),
+        Item("paused", "Paused (camera released)", SetEnabled(not enabled), checked=not enabled),
+        SEPARATOR,
+        Item("pack", "Emoji pack", submenu=pack_items),
+        Item("mirror", "Mirror", SetMirror(not state.mirror), checked=state.mirror),
+        Item("preview", "Show preview" if state.preview_available else "Show preview (the output is the preview)",
+             SetPreview(not state.preview_shown), checked=state.preview_shown, enabled=state.preview_available),
+        Item("smoothing", "Smoothing", submenu=smoothing_items),
+        Item("camera", "Camera", submenu=camera_items),
+        SEPARATOR,
+        Item("open-config", "Open config file", OpenConfig()),
+        Item("open-packs", "Open packs folder", OpenPacksFolder()),
+        Item("diagnostics", "Diagnostics", ShowDiagnostics()),
+        Item("autostart", autostart_text, SetAutostart(not state.autostart_enabled),
+             checked=state.autostart_enabled, enabled=not state.autostart_problem),
+        SEPARATOR,
+        Item("quit", "Quit", Quit()),
+    )
+
+
+def find_item(items: tuple[Item, ...], key: str) -> Item | None:
+    """The item with ``key``, searching submenus too."""
+    for item in items:
+        if item.key == key:
+            return item
+        found = find_item(item.submenu, key)
+        if found is not None:
+            return found
+    return None
+
+
+# ------------------------------------------------------------------------------------------------------ controller
+class EngineCommands(Protocol):
+    """The engine commands the tray uses (vcam_emoji.engine.Engine has them all)."""
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def apply_config(self, config: Config) -> None: ...
+
+
+class Desktop(Protocol):
+    """What the tray asks of the desktop and the rest of the app; the real one is in tray/app.py."""
+
+    def open_path(self, path: Path) -> None: ...
+
+    def notify(self, message: str) -> None: ...
+
+    def set_preview(self, show: bool) -> None: ...
+
+    def show_diagnostics(self) -> None: ...
+
+    def set_autostart(self, enabled: bool) -> None: ...
+
+    def quit(self) -> None: ...
+
+
+@dataclass
+class Controller:
+    """Turns menu actions into engine commands and config writes.
+
+    ``write_config(changes)`` sets dotted keys in the user's file and returns the new Config
+    (vcam_emoji.config.update_config_file bound to the path); its ConfigError is shown as a notification and nothing
+    else changes.
+    """
+
+    engine: EngineCommands
+    write_config: Callable[[Mapping[str, object]], Config]
+    desktop: Desktop
+    config_path: Path
+    packs_dir: Path
+    paused: bool = False
+    on_change: Callable[[], None] = field(default=lambda: None)
+
+    def perform(self, action: Action) -> None:
+        log.debug("menu action %r", action)
+        try:
+            self._perform(action)
+        except EmojiCamError as exc:
+            log.warning("%s", exc)
+            self.desktop.notify(str(exc))
+        except OSError as exc:
+            message = f"{type(action).__name__}: {exc}"
+            log.warning("%s", message)
+            self.desktop.notify(message)
+        self.on_change()
+
+    def _save(self, changes: Mapping[str, object]) -> None:
+        self.engine.apply_config(self.write_config(changes))
+
+    def _perform(self, action: Action) -> None:
+        match action:
+            case SetEnabled(enabled=True):
+                self.paused = False
+                self.engine.resume()
+            case SetEnabled(enabled=False):
+                self.paused = True
+                self.engine.pause()
+            case SetPack(name=name):
+                self._save({"pack.name": name})
+            case SetMirror(mirror=mirror):
+                self._save({"camera.mirror": bool(mirror)})
+            case SetSmoothing(preset=preset):
+                self._save(smoothing_preset_changes(preset))
+            case SetCamera(device=device):
+                self._save({"camera.device": device})
+            case SetPreview(show=show):
+                self.desktop.set_preview(show)
+            case SetAutostart(enabled=enabled):
+                self.desktop.set_autostart(enabled)
+            case OpenConfig():
+                self.desktop.open_path(self.config_path)
+            case OpenPacksFolder():
+                self.packs_dir.mkdir(parents=True, exist_ok=True)
+                self.desktop.open_path(self.packs_dir)
+            case ShowDiagnostics():
+                self.desktop.show_diagnostics()
+            case Quit():
+                self.desktop.quit()
+            case _:
+                raise TypeError(f"unknown menu action {action!r}")
