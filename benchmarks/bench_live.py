@@ -1,0 +1,72 @@
+"""The live loop, headless: fps, per-frame latency (input frame taken -> handed to the sink) and CPU use.
+
+    .venv/bin/python benchmarks/bench_live.py [--seconds 20] [--source demo|FILE] [--sink none|FILE.avi]
+
+Runs the real engine (models, tracking, smoothing, compositing) at 1280x720, 30 fps, the way `vcam-emoji run` does.
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from vcam_emoji.cli import open_run_sink  # noqa: E402
+from vcam_emoji.config import Config  # noqa: E402
+from vcam_emoji.engine import Engine  # noqa: E402
+from vcam_emoji.inputs import input_opener  # noqa: E402
+from vcam_emoji.types import FrameResult  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--source", default="demo", help="demo, or a video/photo file")
+    ap.add_argument("--sink", default="none", help="none (drop frames), or a video file path")
+    ap.add_argument("--threads", type=int, default=1, help="onnxruntime threads per model")
+    ap.add_argument("--detector", default="auto")
+    args = ap.parse_args()
+
+    config = Config().with_changes({"runtime.threads": args.threads, "runtime.execution_provider": "cpu",
+                                    "detector.model": args.detector})
+    size, fps = (config.camera.width, config.camera.height), config.camera.fps
+    open_input, source_message = input_opener(args.source, config)
+    sink, sink_message = open_run_sink(args.sink, config, size, fps)
+    faces: list[int] = []
+    engine = Engine(config, open_input=open_input, sink=sink, sink_description=sink_message,
+                    on_result=lambda r: faces.append(len(r.faces)))
+    latencies: list[float] = []
+    original_send = engine._send  # measure the latency of every frame, not only the stats window
+
+    def send(frame, t_capture):
+        original_send(frame, t_capture)
+        if t_capture is not None:
+            latencies.append((time.monotonic() - t_capture) * 1000)
+
+    engine._send = send
+    timer = threading.Timer(args.seconds, engine.stop)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    timer.start()
+    engine.run()
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    sink.close()
+    lat = np.array(latencies[30:])  # skip the first second (warm-up)
+    print(f"live loop, {source_message}; output: {sink_message}")
+    print(f"{size[0]}x{size[1]} target {fps:g} fps, detector {engine.info.detector}, classifier {engine.info.classifier}, "
+          f"{args.threads} thread(s) per model, {os.cpu_count()} cores, {wall:.1f} s")
+    print(f"frames {len(latencies)}: {len(latencies) / wall:.1f} fps; faces per frame min {min(faces)} max {max(faces)}")
+    print(f"latency ms: p50 {np.percentile(lat, 50):.1f}  p99 {np.percentile(lat, 99):.1f}  max {lat.max():.1f}")
+    print(f"CPU: {100 * cpu / wall:.0f}% of one core ({100 * cpu / wall / os.cpu_count():.0f}% of the machine)")
+
+
+if __name__ == "__main__":
+    main()
