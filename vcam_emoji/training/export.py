@@ -3,7 +3,6 @@ onnxruntime, measure it and write the classifier manifest that the app reads."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import subprocess
@@ -13,6 +12,7 @@ import numpy as np
 import torch
 
 from vcam_emoji.errors import ModelError
+from vcam_emoji.models import sha256_of
 from vcam_emoji.training import evaluate
 from vcam_emoji.training.model import WithSoftmax
 from vcam_emoji.types import EXPRESSION_LABELS
@@ -48,14 +48,6 @@ def export_onnx(model: torch.nn.Module, path: Path, input_size: int, samples: np
     return {"reference": "pytorch", "max_abs_diff": diff, "n_inputs": int(len(samples)), "tolerance": TOLERANCE}
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def git_commit(repo: Path) -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
@@ -72,7 +64,7 @@ def build_manifest(*, name: str, onnx_path: Path, input_size: int, mean: float, 
         "name": name,
         "file": onnx_path.name,
         "task": "expression_classification",
-        "sha256": sha256(onnx_path),
+        "sha256": sha256_of(onnx_path),
         "license": license_text,
         "origin": origin,
         "input": {"size_hw": [input_size, input_size], "channels": 1, "layout": "NCHW"},
