@@ -1,0 +1,317 @@
+"""The tray backend: pystray where a tray can be shown, else a headless fallback that keeps Emoji Cam running.
+
+pystray is imported here and only here, lazily: ``import pystray`` fails without a display. The backend is chosen by
+:func:`choose_backend` from the ``PYSTRAY_BACKEND`` environment override or what the desktop offers (a
+StatusNotifier host for AppIndicator, an XEmbed system tray for GTK/Xlib), and the rest of the tray asks the
+backend's :class:`Capabilities` (menu, radio items, notifications, default action) instead of checking the OS.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import platform
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from PIL import Image
+
+from .menu import Action, Item
+
+log = logging.getLogger(__name__)
+
+APP_ID = "emoji-cam"
+ENV_BACKEND = "PYSTRAY_BACKEND"
+KNOWN_BACKENDS = ("appindicator", "gtk", "xorg", "win32", "darwin", "dummy")
+GNOME_HINT = ("on GNOME install the 'AppIndicator and KStatusNotifierItem Support' extension "
+              "(package gnome-shell-extension-appindicator) and log in again")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    has_menu: bool
+    has_menu_radio: bool
+    has_notification: bool
+    has_default_action: bool
+
+
+HEADLESS_CAPABILITIES = Capabilities(False, False, False, False)
+
+
+class TrayBackend(Protocol):
+    name: str
+    capabilities: Capabilities
+    headless_reason: str  # "" when a tray icon is shown
+
+    def run(self, on_ready: Callable[[], None]) -> None:
+        """Block on the main thread until :meth:`stop`; ``on_ready`` is called once the tray is up."""
+
+    def stop(self) -> None: ...
+
+    def update(self, image: Image.Image, title: str, items: tuple[Item, ...]) -> None: ...
+
+    def notify(self, message: str) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------------------- choice
+@dataclass(frozen=True)
+class HostProbes:
+    """How to find a tray host; injected so the choice is tested without a desktop."""
+
+    sni_watcher: Callable[[], bool]  # a StatusNotifier host (KDE, GNOME with the AppIndicator extension, ...)
+    xembed_tray: Callable[[], bool]  # an XEmbed system tray (_NET_SYSTEM_TRAY_Sn has an owner)
+    gtk: Callable[[], bool]  # PyGObject with GTK 3 can be imported
+    appindicator: Callable[[], bool]  # PyGObject with (Ayatana)AppIndicator3
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    name: str | None  # a pystray backend, or None: run headless
+    reason: str  # why (said in the log; for None: why no tray, and how to get one)
+
+
+def choose_backend(environ: Mapping[str, str], system: str, probes: HostProbes) -> BackendChoice:
+    override = environ.get(ENV_BACKEND, "").strip()
+    if override:
+        if override not in KNOWN_BACKENDS:
+            return BackendChoice(None, f"{ENV_BACKEND}={override!r} is not a pystray backend; use one of "
+                                       f"{', '.join(KNOWN_BACKENDS)} or unset it")
+        if override in ("gtk", "xorg") and environ.get("DISPLAY") and not probes.xembed_tray():
+            return BackendChoice(None, f"{ENV_BACKEND}={override} needs a system tray, and this X display has none "
+                                       "(start a tray such as trayer or stalonetray, or unset the override)")
+        return BackendChoice(override, f"{ENV_BACKEND}={override}")
+    if system == "Windows":
+        return BackendChoice("win32", "Windows notification area")
+    if system == "Darwin":
+        return BackendChoice("darwin", "macOS menu bar")
+    has_x, has_wayland = bool(environ.get("DISPLAY")), bool(environ.get("WAYLAND_DISPLAY"))
+    if not has_x and not has_wayland:
+        return BackendChoice(None, "no display (neither DISPLAY nor WAYLAND_DISPLAY is set); start emoji-cam in a "
+                                   "desktop session, or use `vcam-emoji run` on a server")
+    if probes.sni_watcher():
+        if probes.appindicator():
+            return BackendChoice("appindicator", "StatusNotifier host found")
+        why = "a StatusNotifier tray is running but AppIndicator is not installed (package gir1.2-ayatanaappindicator3-0.1)"
+    else:
+        why = f"no StatusNotifier tray found ({GNOME_HINT})"
+    if has_x and probes.xembed_tray():
+        if probes.gtk():
+            return BackendChoice("gtk", "XEmbed system tray found")
+        return BackendChoice("xorg", "XEmbed system tray found; without PyGObject (pip install PyGObject, or "
+                                     "package python3-gi) the icon has no menu, a click pauses and resumes")
+    if not has_x:
+        return BackendChoice(None, f"{why}; on Wayland only a StatusNotifier tray can show Emoji Cam")
+    return BackendChoice(None, f"{why}, and no XEmbed system tray either")
+
+
+def _sni_watcher(environ: Mapping[str, str]) -> bool:
+    if not environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return False
+    try:
+        from gi.repository import Gio, GLib
+    except (ImportError, ValueError):
+        return False
+    try:
+        bus = Gio.bus_get_sync(Gio.BusType.SESSION, None)
+        reply = bus.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                              "NameHasOwner", GLib.Variant("(s)", ("org.kde.StatusNotifierWatcher",)),
+                              GLib.VariantType("(b)"), Gio.DBusCallFlags.NONE, 1000, None)
+    except GLib.Error as exc:
+        log.debug("D-Bus check for a StatusNotifier host failed: %s", exc)
+        return False
+    return bool(reply.unpack()[0])
+
+
+def _xembed_tray() -> bool:
+    try:
+        import Xlib.display
+        import Xlib.error
+        import Xlib.X
+    except ImportError:
+        return False
+    try:
+        display = Xlib.display.Display()
+    except (Xlib.error.DisplayError, OSError) as exc:
+        log.debug("cannot open the X display: %s", exc)
+        return False
+    try:
+        atom = display.intern_atom(f"_NET_SYSTEM_TRAY_S{display.get_default_screen()}")
+        return display.get_selection_owner(atom) != Xlib.X.NONE
+    finally:
+        display.close()
+
+
+def _importable(module: str, require: tuple[tuple[str, str], ...]) -> bool:
+    try:
+        gi = importlib.import_module("gi")
+        for namespace, version in require:
+            gi.require_version(namespace, version)
+        importlib.import_module(module)
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
+def _appindicator() -> bool:
+    return any(_importable(f"gi.repository.{ns}", (("Gtk", "3.0"), (ns, "0.1")))
+               for ns in ("AppIndicator3", "AyatanaAppIndicator3"))
+
+
+def system_probes(environ: Mapping[str, str]) -> HostProbes:
+    return HostProbes(sni_watcher=lambda: _sni_watcher(environ), xembed_tray=_xembed_tray,
+                      gtk=lambda: _importable("gi.repository.Gtk", (("Gtk", "3.0"),)), appindicator=_appindicator)
+
+
+# -------------------------------------------------------------------------------------------------------- backends
+class HeadlessBackend:
+    """No tray: runs until stopped, logs what a tray would have shown. Settings still apply from the config file."""
+
+    name = "headless"
+    capabilities = HEADLESS_CAPABILITIES
+
+    def __init__(self, reason: str) -> None:
+        self.headless_reason = reason
+        self._stopped = threading.Event()
+        self._title = ""
+        self.notifications: deque[str] = deque(maxlen=50)
+
+    def run(self, on_ready: Callable[[], None]) -> None:
+        on_ready()
+        while not self._stopped.wait(1.0):
+            pass
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def update(self, image: Image.Image, title: str, items: tuple[Item, ...]) -> None:
+        if title != self._title:
+            self._title = title
+            log.info("%s", title)
+
+    def notify(self, message: str) -> None:
+        self.notifications.append(message)
+        log.warning("%s", message)
+
+
+class PystrayBackend:
+    """A pystray Icon showing the menu model. ``on_action`` gets the action of each clicked item (on pystray's
+    thread). With the ``dummy`` backend nothing is shown: the menu is built all the same, and ``run`` just waits."""
+
+    def __init__(self, on_action: Callable[[Action], None], image: Image.Image, title: str) -> None:
+        self._pystray = importlib.import_module("pystray")  # may raise: no display, no backend
+        icon_class = self._pystray.Icon
+        self.name = icon_class.__module__.rsplit(".", 1)[-1].removeprefix("_")
+        self.capabilities = Capabilities(
+            has_menu=bool(getattr(icon_class, "HAS_MENU", False)),
+            has_menu_radio=bool(getattr(icon_class, "HAS_MENU_RADIO", False)),
+            has_notification=bool(getattr(icon_class, "HAS_NOTIFICATION", False)),
+            has_default_action=bool(getattr(icon_class, "HAS_DEFAULT_ACTION", False)),
+        )
+        self.headless_reason = ""
+        self._on_action = on_action
+        self._items: tuple[Item, ...] = ()
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self.notifications: deque[str] = deque(maxlen=50)
+        self.icon = self._pystray.Icon(APP_ID, icon=image, title=title,
+                                       menu=self._pystray.Menu(lambda: self._pystray_items(self._current_items())))
+
+    def _current_items(self) -> tuple[Item, ...]:
+        with self._lock:
+            return self._items
+
+    def pystray_menu(self):
+        """The pystray Menu for the current items (what the backend shows)."""
+        return self._pystray.Menu(*self._pystray_items(self._current_items()))
+
+    def _pystray_items(self, items: tuple[Item, ...]) -> list:
+        pystray = self._pystray
+        out = []
+        for item in items:
+            if item.separator:
+                out.append(pystray.Menu.SEPARATOR)
+                continue
+            if item.submenu:
+                action = pystray.Menu(*self._pystray_items(item.submenu))
+            elif item.action is not None:
+                action = self._callback(item.action)
+            else:
+                action = None
+            checked = None if item.checked is None else (lambda _, value=item.checked: value)
+            out.append(pystray.MenuItem(item.text, action, checked=checked,
+                                        radio=item.radio and self.capabilities.has_menu_radio,
+                                        default=item.default and self.capabilities.has_default_action,
+                                        enabled=item.enabled))
+        return out
+
+    def _callback(self, action: Action) -> Callable:
+        def clicked(icon, menu_item) -> None:
+            self._on_action(action)
+
+        return clicked
+
+    def run(self, on_ready: Callable[[], None]) -> None:
+        if self.name == "dummy":  # pystray's dummy icon cannot run: keep the same life cycle without a loop
+            on_ready()
+            self._stopped.wait()
+            return
+
+        def setup(icon) -> None:
+            icon.visible = True
+            on_ready()
+
+        self.icon.run(setup=setup)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self.name != "dummy":
+            self.icon.stop()
+
+    def update(self, image: Image.Image, title: str, items: tuple[Item, ...]) -> None:
+        with self._lock:
+            menu_changed, self._items = items != self._items, items
+        if self.icon.icon is not image:
+            self.icon.icon = image
+        if self.icon.title != title:
+            self.icon.title = title
+        if menu_changed and self.name != "dummy":
+            self.icon.update_menu()
+
+    def notify(self, message: str) -> None:
+        self.notifications.append(message)
+        log.warning("%s", message)
+        if self.capabilities.has_notification and self.name != "dummy":
+            try:
+                self.icon.notify(message, "Emoji Cam")
+            except Exception as exc:  # noqa: BLE001 - a notification daemon may be missing; the log has it
+                log.info("could not show a desktop notification (%s); the message is in the log", exc)
+
+
+def open_backend(on_action: Callable[[Action], None], image: Image.Image, title: str, *,
+                 environ: Mapping[str, str] | None = None, system: str | None = None,
+                 probes: HostProbes | None = None) -> TrayBackend:
+    """The tray backend for this desktop, or a HeadlessBackend saying why no tray can be shown."""
+    environ = os.environ if environ is None else environ
+    system = system or platform.system()
+    choice = choose_backend(environ, system, probes or system_probes(environ))
+    if choice.name is None:
+        log.warning("no tray icon: %s; Emoji Cam keeps running without it (settings: the config file)",
+                    choice.reason)
+        return HeadlessBackend(choice.reason)
+    if environ.get(ENV_BACKEND) != choice.name:
+        os.environ[ENV_BACKEND] = choice.name  # how pystray is told which backend to load
+    try:
+        backend = PystrayBackend(on_action, image, title)
+    except Exception as exc:  # noqa: BLE001 - pystray raises ImportError, Xlib errors, GLib errors...
+        reason = f"the {choice.name} tray backend cannot be used ({type(exc).__name__}: {exc})"
+        log.warning("no tray icon: %s; Emoji Cam keeps running without it", reason)
+        return HeadlessBackend(reason)
+    log.info("tray: pystray %s backend (%s)", backend.name, choice.reason)
+    if not backend.capabilities.has_menu:
+        log.warning("the %s tray backend shows no menu: a click pauses and resumes; change settings in the config "
+                    "file", backend.name)
+    return backend
