@@ -95,3 +95,17 @@ def test_logits_output_is_softmaxed():
     probs = clf.predict_crops(np.zeros((2, 48, 48), np.uint8))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
     assert np.argmax(probs[0]) == 6
+
+
+def test_shift_y_moves_the_crop_along_the_face():
+    frame = np.zeros((300, 300, 3), np.uint8)
+    frame[60:90] = 255  # a bright band above the face box (100..200)
+    face = face_at(150, 150, 100, 0)
+    assert aligned_crop(frame, face, (50, 50), margin=0.0).max() == 0
+    up = aligned_crop(frame, face, (50, 50), margin=0.0, shift_y=-0.4)
+    assert up[:10].mean() > 200 and up[25:].max() == 0
+    # on a face rolled by 90 degrees "up the face" points left in the image
+    rolled = face_at(150, 150, 100, 90)
+    side = np.zeros((300, 300, 3), np.uint8)
+    side[:, 210:240] = 255  # to the image-right of the box: the top of the face for a 90 degree roll
+    assert aligned_crop(side, rolled, (50, 50), 0.0, shift_y=-0.4)[:10].mean() > 200

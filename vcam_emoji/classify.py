@@ -27,6 +27,7 @@ class ClassifierInput:
     mean: float
     std: float
     margin: float
+    shift_y: float  # crop centre moved down by this fraction of the box side (negative = up), along the face
     outputs_logits: bool
 
     @classmethod
@@ -39,6 +40,7 @@ class ClassifierInput:
             mean = float(manifest["preprocess"]["mean"])
             std = float(manifest["preprocess"]["std"])
             margin = float(manifest.get("crop", {}).get("margin", 0.0))
+            shift_y = float(manifest.get("crop", {}).get("shift_y", 0.0))
             classes = list(manifest["classes"])
             output = manifest.get("output", "probabilities")
         except (KeyError, TypeError, ValueError) as exc:
@@ -57,16 +59,23 @@ class ClassifierInput:
             problems.append(f"output = {output!r} (expected 'probabilities' or 'logits')")
         if not 0.0 <= margin <= 1.0:
             problems.append(f"crop.margin = {margin} (expected 0..1)")
+        if not -0.5 <= shift_y <= 0.5:
+            problems.append(f"crop.shift_y = {shift_y} (expected -0.5..0.5)")
         if problems:
             raise ModelError(f"{source}: unusable classifier manifest: " + "; ".join(problems))
-        return cls((size_hw[0], size_hw[1]), mean, std, margin, output == "logits")
+        return cls((size_hw[0], size_hw[1]), mean, std, margin, shift_y, output == "logits")
 
 
-def aligned_crop(frame_bgr: np.ndarray, face: TrackedFace, size_hw: tuple[int, int], margin: float) -> np.ndarray:
-    """Grey uint8 crop of ``face``: box centre, side = max(w, h) * (1 + 2 * margin), eyes level."""
+def aligned_crop(frame_bgr: np.ndarray, face: TrackedFace, size_hw: tuple[int, int], margin: float,
+                 shift_y: float = 0.0) -> np.ndarray:
+    """Grey uint8 crop of ``face``: side = max(w, h) * (1 + 2 * margin), eyes level, centred on the box centre moved
+    ``shift_y`` box sides down the face (negative: up)."""
     x0, y0, x1, y1 = face.box_xyxy
-    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
-    side = max(x1 - x0, y1 - y0, 1.0) * (1.0 + 2.0 * margin)
+    box_side = max(x1 - x0, y1 - y0, 1.0)
+    roll = np.radians(face.roll_degrees)
+    cx = (x0 + x1) / 2.0 - np.sin(roll) * shift_y * box_side
+    cy = (y0 + y1) / 2.0 + np.cos(roll) * shift_y * box_side
+    side = box_side * (1.0 + 2.0 * margin)
     out_h, out_w = size_hw
     # Warp to an intermediate 2x size with bilinear sampling, then INTER_AREA down: avoids aliasing on big faces.
     work = 2 if side > 2 * max(out_h, out_w) else 1
@@ -122,5 +131,5 @@ class ExpressionClassifier:
 
     def __call__(self, frame_bgr: np.ndarray, faces: Sequence[TrackedFace]) -> np.ndarray:
         """Probabilities (N, 7) for every face of the frame, in one batch."""
-        crops = [aligned_crop(frame_bgr, f, self.input.size_hw, self.input.margin) for f in faces]
+        crops = [aligned_crop(frame_bgr, f, self.input.size_hw, self.input.margin, self.input.shift_y) for f in faces]
         return self.predict_crops(crops)
