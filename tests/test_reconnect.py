@@ -48,7 +48,8 @@ def test_first_get_opens_and_delivers(clock):
     camera = ScriptedCamera([Frames()], clock=clock)
     with reconnecting(camera, clock) as source:
         frame, state = source.get(0.0, timeout=WAIT)
-        assert frame is not None and state.ok and state.frame_index == 1
+        # the grabber may already have read a second frame: the newest one is returned
+        assert frame is not None and state.ok and state.frame_index >= 1
         assert frame.shape == (SIZE[1], SIZE[0], 3)
 
 
