@@ -192,6 +192,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, lambda *_: engine.stop())
         try:
             engine.run()
+        except KeyboardInterrupt:  # Ctrl-C: engine.run has released the camera on its way out
+            pass
         finally:
             done.set()
     finally:
