@@ -729,8 +729,19 @@ def blazeface_manifest(kind: str, wheel: Wheel, member: str, verification: dict)
         "landmarks": BLAZEFACE_LANDMARKS,
         "landmarks_note": "eye_a/eye_b are the two eye centres as the model outputs them (the subject's right then "
                           "left eye for an unmirrored image); detect.py orders them image-left first",
+        "box_to_reference": BOX_TO_REFERENCE["blazeface_short" if short else "blazeface_full"],
         "verification": verification,
     }
+
+
+# How each detector's boxes map onto the reference face box (blazeface_full's): scale about the centre, then move
+# shift_y of the new side down. Measured with benchmarks/bench_app_crop.py's staging of FER-2013 faces.
+BOX_NOTE = ("maps this detector\'s boxes onto blazeface_full\'s (the reference face box): median side ratio and centre offset over 168 FER-2013 PublicTest faces found by all three detectors (benchmarks/bench_app_crop.py staging)")
+BOX_TO_REFERENCE = {
+    "blazeface_short": {"scale": 1.035, "shift_y": -0.052, "note": BOX_NOTE},
+    "blazeface_full": {"scale": 1.0, "shift_y": 0.0, "note": BOX_NOTE},
+    "centerface": {"scale": 0.894, "shift_y": 0.026, "note": BOX_NOTE},
+}
 
 
 def centerface_manifest(wheel: Wheel, member: str, verification: dict) -> dict:
@@ -753,6 +764,7 @@ def centerface_manifest(wheel: Wheel, member: str, verification: dict) -> dict:
         "score_threshold": 0.5,
         "landmarks": ["eye_a", "eye_b", "nose_tip", "mouth_a", "mouth_b"],
         "landmarks_note": "eye_a/eye_b are the two eye centres; detect.py orders them image-left first",
+        "box_to_reference": BOX_TO_REFERENCE["centerface"],
         "verification": verification,
     }
 
@@ -770,7 +782,9 @@ def xception_manifest(wheel: Wheel, member: str, verification: dict) -> dict:
                       "preceding convolutions (models/build_models.py)",
         "input": {"size_hw": [64, 64], "channels": 1, "layout": "NCHW"},
         "preprocess": {"color": "gray", "mean": 127.5, "std": 127.5},
-        "crop": {"margin": 0.1},
+        # Measured with benchmarks/bench_app_crop.py: FER-2013 PublicTest faces through the app's detector and crop
+        # reach the accuracy of the original crops at margin 0.05, shift_y -0.05 (margin 0.1 lost about 4 points).
+        "crop": {"margin": 0.05, "shift_y": -0.05},
         "classes": list(FER_CLASSES),
         "output": "probabilities",
         "verification": verification,

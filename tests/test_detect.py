@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -237,3 +239,24 @@ def test_order_pairs_puts_the_image_left_point_first():
 
     assert out[0, :2].tolist() == [[2, 1], [10, 0]]
     assert out[1, :2].tolist() == [[1, 0], [3, 1]]
+
+
+def test_box_to_reference_rescales_and_shifts_boxes():
+    frame = cv2.imread(str(FIXTURES / "astronaut_256.jpg"))
+    spec = load_model_spec("blazeface_full")
+    plain = create_detector(dataclasses.replace(spec, manifest={**spec.manifest, "box_to_reference": {}}), providers="cpu")(frame)
+    adjusted_spec = dataclasses.replace(spec, manifest={**spec.manifest,
+                                                       "box_to_reference": {"scale": 0.8, "shift_y": 0.1}})
+    adjusted = create_detector(adjusted_spec, providers="cpu")(frame)
+    (x0, y0, x1, y1), (a0, b0, a1, b1) = plain.xyxy[0], adjusted.xyxy[0]
+    assert (a1 - a0) == pytest.approx(0.8 * (x1 - x0), rel=1e-4)
+    assert (a0 + a1) / 2 == pytest.approx((x0 + x1) / 2, abs=1e-3)
+    assert (b0 + b1) / 2 == pytest.approx((y0 + y1) / 2 + 0.1 * (b1 - b0), rel=1e-4)
+    np.testing.assert_allclose(adjusted.landmarks, plain.landmarks)  # landmarks are where they are
+
+
+@pytest.mark.parametrize("bad", [{"scale": 5}, {"shift_y": "down"}, "0.9"])
+def test_bad_box_to_reference_is_explained(bad):
+    spec = load_model_spec("centerface")
+    with pytest.raises(ModelError, match="box_to_reference"):
+        create_detector(dataclasses.replace(spec, manifest={**spec.manifest, "box_to_reference": bad}), providers="cpu")

@@ -73,7 +73,7 @@ def test_classifier_manifest_has_exactly_the_shared_schema():
     assert m["task"] == "expression_classification"
     assert m["input"] == {"size_hw": [64, 64], "channels": 1, "layout": "NCHW"}
     assert m["preprocess"] == {"color": "gray", "mean": 127.5, "std": 127.5}
-    assert set(m["crop"]) == {"margin"} and 0.0 <= m["crop"]["margin"] < 1.0
+    assert set(m["crop"]) <= {"margin", "shift_y"} and -0.3 <= m["crop"]["margin"] < 1.0
     assert m["classes"] == list(EXPRESSION_LABELS)
     assert m["output"] == "probabilities"
 

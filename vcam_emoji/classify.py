@@ -57,8 +57,8 @@ class ClassifierInput:
             problems.append(f"classes = {classes} (expected FER-2013 order {list(EXPRESSION_LABELS)})")
         if output not in ("probabilities", "logits"):
             problems.append(f"output = {output!r} (expected 'probabilities' or 'logits')")
-        if not 0.0 <= margin <= 1.0:
-            problems.append(f"crop.margin = {margin} (expected 0..1)")
+        if not -0.3 <= margin <= 1.0:
+            problems.append(f"crop.margin = {margin} (expected -0.3..1; negative crops inside the box)")
         if not -0.5 <= shift_y <= 0.5:
             problems.append(f"crop.shift_y = {shift_y} (expected -0.5..0.5)")
         if problems:

@@ -121,15 +121,38 @@ def order_pairs(points: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
     return points
 
 
+def box_to_reference(spec: ModelSpec) -> tuple[float, float]:
+    """(scale, shift_y) from the manifest's optional ``box_to_reference``: how this detector's boxes map onto the
+    reference face box (blazeface_full's), so crops, emoji sizes and classifier margins mean the same with every
+    detector. The box is scaled about its centre, then moved ``shift_y`` of its new side down."""
+    ref = spec.manifest.get("box_to_reference", {})
+    try:
+        scale, shift_y = float(ref.get("scale", 1.0)), float(ref.get("shift_y", 0.0))
+    except (AttributeError, TypeError, ValueError):
+        raise ModelError(f"{spec.manifest_path}: box_to_reference must be {{\"scale\": number, \"shift_y\": number}}, "
+                         f"got {ref!r}") from None
+    if not (0.5 <= scale <= 2.0 and -0.5 <= shift_y <= 0.5):
+        raise ModelError(f"{spec.manifest_path}: box_to_reference scale {scale} / shift_y {shift_y} out of range "
+                         "(scale 0.5..2, shift_y -0.5..0.5)")
+    return scale, shift_y
+
+
 def _finish(boxes: np.ndarray, points: np.ndarray, scores: np.ndarray, scale: np.ndarray, pad_x: float, pad_y: float,
-            frame_hw: tuple[int, int], pairs: list[tuple[int, int]], num_landmarks: int) -> Detections:
-    """Map model-input pixels back to frame pixels, clip to the frame, drop empty boxes, order landmark pairs."""
+            frame_hw: tuple[int, int], pairs: list[tuple[int, int]], num_landmarks: int,
+            box_adjust: tuple[float, float] = (1.0, 0.0)) -> Detections:
+    """Map model-input pixels back to frame pixels, bring boxes to the reference convention, clip to the frame, drop
+    empty boxes, order landmark pairs."""
     if len(boxes) == 0:
         return Detections.empty(num_landmarks)
     h, w = frame_hw
     offset = np.array([pad_x, pad_y], np.float64)
     boxes = (boxes.reshape(-1, 2, 2) - offset) / scale
     points = (points - offset) / scale
+    if box_adjust != (1.0, 0.0):
+        box_scale, shift_y = box_adjust
+        centre, half = boxes.mean(axis=1, keepdims=True), (boxes[:, 1:] - boxes[:, :1]) / 2 * box_scale
+        centre[..., 1] += shift_y * 2 * half[..., 1]
+        boxes = np.concatenate([centre - half, centre + half], axis=1)
     boxes[..., 0] = np.clip(boxes[..., 0], 0, w)
     boxes[..., 1] = np.clip(boxes[..., 1], 0, h)
     points[..., 0] = np.clip(points[..., 0], 0, w)
@@ -201,6 +224,7 @@ class BlazeFaceDetector:
                                    float(anchors_cfg["anchor_offset_y"]),
                                    float(anchors_cfg["interpolated_scale_aspect_ratio"]))
         self.pairs = [(0, 1)] + ([(4, 5)] if self.num_landmarks >= 6 else [])
+        self.box_adjust = box_to_reference(spec)
         self.session, self.providers = create_session(spec.path, providers, threads)
         log.info("face detector %s (blazeface %dx%d, min_score %.2f) on %s", spec.name, self.input_hw[1],
                  self.input_hw[0], self.min_score, ", ".join(self.providers))
@@ -229,7 +253,8 @@ class BlazeFaceDetector:
         points = raw[:, 4:4 + 2 * self.num_landmarks].reshape(-1, self.num_landmarks, 2) + anchors[:, None, :]
         valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         boxes, points, scores = weighted_nms(boxes[valid], points[valid], scores[keep][valid], self.iou_threshold)
-        return _finish(boxes, points, scores, scale, pad_x, pad_y, frame_hw, self.pairs, self.num_landmarks)
+        return _finish(boxes, points, scores, scale, pad_x, pad_y, frame_hw, self.pairs, self.num_landmarks,
+                       self.box_adjust)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -259,6 +284,7 @@ class CenterFaceDetector:
         self.landmark_names = list(spec.manifest["landmarks"])
         self.num_landmarks = len(self.landmark_names)
         self.pairs = [(0, 1)] + ([(3, 4)] if self.num_landmarks >= 5 else [])
+        self.box_adjust = box_to_reference(spec)
         self.session, self.providers = create_session(spec.path, providers, threads)
         log.info("face detector %s (centerface, long side %d, min_score %.2f) on %s", spec.name, self.max_side,
                  self.min_score, ", ".join(self.providers))
@@ -300,7 +326,7 @@ class CenterFaceDetector:
         points = np.stack([lm[:, :, 1] * bw[:, None] + x1[:, None], lm[:, :, 0] * bh[:, None] + y1[:, None]], axis=2)
         keep = hard_nms(boxes, scores, self.iou_threshold)
         return _finish(boxes[keep], points[keep], scores[keep], scale, 0.0, 0.0, frame_hw, self.pairs,
-                       self.num_landmarks)
+                       self.num_landmarks, self.box_adjust)
 
 
 def create_detector(spec: ModelSpec, providers: str = "auto", threads: int = 0,
