@@ -219,6 +219,10 @@ def test_config_edits_apply_live_and_bad_edits_keep_the_last_good(tmp_path, cloc
         assert status.mirror and status.pack == "classic"  # last good settings kept
         assert any("camera.mirror" in p or "syntax" in p.lower() for p in problems)
         assert is_processed(sink.last)  # and the picture kept flowing
+        # When the edit is fixed, it applies and the problem is gone
+        path.write_text(path.read_text().replace("mirror = maybe", "mirror = false"))
+        run_steps(engine, clock, 0.2, 0.3)
+        assert not engine.status().mirror and engine.status().problem == ""
     finally:
         engine.end()
 

@@ -321,20 +321,15 @@ class Engine:
     def _poll_config(self) -> None:
         if self._watcher is None:
             return
-        try:
-            new = self._watcher.poll()
-        except ConfigError as exc:
-            self._report(str(exc))
-            return
-        if new is None:
-            error = self._watcher.last_error
-            if error is not None:
-                self._report(f"{error} (keeping the last good settings)")
-            return
-        with self._lock:
-            if self._problem.startswith(str(self._watcher.path)):
-                self._problem = ""
-        self._apply_config(new)
+        new = self._watcher.poll()  # cheap between checks; it reads the file about once a second
+        error = self._watcher.last_error
+        if error is not None:
+            self._report(f"{error} (keeping the last good settings)")
+        elif self._problem.startswith(str(self._watcher.path)):
+            with self._lock:
+                self._problem = ""  # the file is valid again
+        if new is not None:
+            self._apply_config(new)
 
     def _apply_config(self, new: Config) -> None:
         """Apply what can change live; keep the last good state for anything that fails."""
