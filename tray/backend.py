@@ -204,7 +204,8 @@ class PystrayBackend:
     def __init__(self, on_action: Callable[[Action], None], image: Image.Image, title: str) -> None:
         self._pystray = importlib.import_module("pystray")  # may raise: no display, no backend
         icon_class = self._pystray.Icon
-        self.name = icon_class.__module__.rsplit(".", 1)[-1].removeprefix("_")
+        module = icon_class.__module__.rsplit(".", 1)[-1].removeprefix("_")
+        self.name = "dummy" if module == "base" else module  # pystray's dummy backend is its base Icon
         self.capabilities = Capabilities(
             has_menu=bool(getattr(icon_class, "HAS_MENU", False)),
             has_menu_radio=bool(getattr(icon_class, "HAS_MENU_RADIO", False)),

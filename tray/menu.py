@@ -160,6 +160,8 @@ def title(state: MenuState) -> str:
         text = "paused - the camera is released"
     elif kind == "error":
         text = state.problem or state.state
+    elif kind == "starting":
+        text = f"starting, pack {state.pack}"
     else:
         text = f"{'demo clip' if state.demo else 'running'}, pack {state.pack}"
     return f"{APP_TITLE}: {text}"
@@ -180,7 +182,7 @@ def build_menu(state: MenuState) -> tuple[Item, ...]:
     camera_items = tuple(Item(f"camera:{c.device}", c.label, SetCamera(c.device), checked=c.matches(device),
                               radio=True) for c in state.cameras)
     if not any(c.matches(device) for c in state.cameras):
-        camera_items += (Item("camera:configured", f"{device!r} (configured; not found now)", checked=True,
+        camera_items += (Item("camera:configured", f"{f'camera {device}' if isinstance(device, int) else repr(device)} (configured; not found now)", checked=True,
                               radio=True, enabled=False),)
     autostart_text = "Start at login" + (f" (unavailable: {state.autostart_problem})" if state.autostart_problem
                                          else "")
