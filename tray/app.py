@@ -5,7 +5,8 @@ thread; the tray backend owns the main thread. A refresher thread reads the engi
 the icon and the menu; menu clicks go through tray.menu.Controller.
 
 Test control (only for tests/test_tray_smoke.py and scripts/tray_screenshot.sh): with EMOJI_CAM_TEST_CONTROL=stdin
-the app reads commands from stdin, one per line, and answers each with one JSON line on stdout:
+the app reads commands from stdin, one per line, and answers each with one line on stdout: "emoji-cam-control: "
+and a JSON value (other lines on stdout come from helper processes and are to be ignored):
 
     status        {"state", "pack", "paused", "mirror", "demo", "icon", "backend", "headless_reason", "problem"}
     menu          the menu items: [{"key", "text", "checked", "enabled", "submenu": [...]}]
@@ -52,6 +53,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 REFRESH_S = 0.5
 RESCAN_S = 2.0
 ENV_TEST_CONTROL = "EMOJI_CAM_TEST_CONTROL"
+CONTROL_PREFIX = "emoji-cam-control: "  # answers start with it: helper processes (D-Bus, AT-SPI) may print too
 
 
 # ------------------------------------------------------------------------------------------------------------ packs
@@ -280,7 +282,7 @@ class TrayApp:
 
     # --- test control ---------------------------------------------------------------------------------------------
     def _answer(self, data: object) -> None:
-        print(json.dumps(data), flush=True)
+        print(CONTROL_PREFIX + json.dumps(data), flush=True)
 
     def _test_control(self) -> None:
         for line in sys.stdin:

@@ -12,6 +12,7 @@ import importlib
 import logging
 import os
 import platform
+import shutil
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -162,8 +163,15 @@ def _appindicator() -> bool:
 
 
 def system_probes(environ: Mapping[str, str]) -> HostProbes:
-    return HostProbes(sni_watcher=lambda: _sni_watcher(environ), xembed_tray=_xembed_tray,
-                      gtk=lambda: _importable("gi.repository.Gtk", (("Gtk", "3.0"),)), appindicator=_appindicator)
+    def gtk() -> bool:
+        # pystray's GTK backends connect to the D-Bus session bus (for notifications) and fail to start without one
+        if not environ.get("DBUS_SESSION_BUS_ADDRESS") and shutil.which("dbus-launch") is None:
+            log.info("no D-Bus session bus: the GTK tray backend cannot start; using the plain X11 one")
+            return False
+        return _importable("gi.repository.Gtk", (("Gtk", "3.0"),))
+
+    return HostProbes(sni_watcher=lambda: _sni_watcher(environ), xembed_tray=_xembed_tray, gtk=gtk,
+                      appindicator=_appindicator)
 
 
 # -------------------------------------------------------------------------------------------------------- backends
@@ -261,15 +269,34 @@ class PystrayBackend:
             self._stopped.wait()
             return
 
-        def setup(icon) -> None:
-            icon.visible = True
-            on_ready()
+        ready = threading.Event()
 
-        self.icon.run(setup=setup)
+        def setup(icon) -> None:
+            try:
+                icon.visible = True
+            finally:
+                if not ready.is_set():
+                    ready.set()
+                    on_ready()
+
+        try:
+            self.icon.run(setup=setup)
+        except Exception as exc:  # noqa: BLE001 - GLib, Xlib and D-Bus errors: fall back to running without a tray
+            if self._stopped.is_set():  # e.g. no notification service to say goodbye to: we are quitting anyway
+                log.debug("the %s tray backend raised while stopping: %s", self.name, exc)
+                return
+            what = "stopped working" if ready.is_set() else "failed to start"
+            self.headless_reason = f"the {self.name} tray backend {what} ({type(exc).__name__}: {exc})"
+            log.error("no tray icon: %s; Emoji Cam keeps running without it", self.headless_reason)
+            # pystray's setup thread waits for the loop to come up; let it go, or the process could not exit
+            mark_ready = getattr(self.icon, "_mark_ready", None)
+            if mark_ready is not None and not ready.is_set():
+                mark_ready()
+            self._stopped.wait()
 
     def stop(self) -> None:
         self._stopped.set()
-        if self.name != "dummy":
+        if self.name != "dummy" and not self.headless_reason:
             self.icon.stop()
 
     def update(self, image: Image.Image, title: str, items: tuple[Item, ...]) -> None:
