@@ -31,9 +31,8 @@ def test_first_acquire_writes_the_pid_and_release_frees_it(tmp_path: Path):
 
 
 def test_a_second_lock_in_the_same_process_is_refused(tmp_path: Path):
-    with InstanceLock(tmp_path):
-        with pytest.raises(AlreadyRunning, match=f"already running \\(process {os.getpid()}\\)"):
-            InstanceLock(tmp_path).acquire()
+    with InstanceLock(tmp_path), pytest.raises(AlreadyRunning, match=f"already running \\(process {os.getpid()}\\)"):
+        InstanceLock(tmp_path).acquire()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="uses a POSIX pipe protocol for the helper process")

@@ -254,5 +254,5 @@ def test_config_error_message_reaches_the_user(controller):
 
     controller.write_config = failing
     controller.perform(menu.SetPack(""))
-    assert controller.desktop.calls == [("notify", "config.toml: pack.name = '' is empty; allowed a non-empty "
-                                                   "string")]
+    message = "config.toml: pack.name = '' is empty; allowed a non-empty string"
+    assert controller.desktop.calls == [("notify", message)]

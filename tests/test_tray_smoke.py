@@ -123,7 +123,7 @@ def test_real_tray_switches_pack_reloads_config_refuses_a_second_launch_and_quit
             assert status["backend"] in ("gtk", "xorg"), tray.stderr
             if shutil.which("xdotool"):
                 found = subprocess.run(["xdotool", "search", "--name", "^Emoji Cam"], env=env,
-                                       capture_output=True, text=True)
+                                       capture_output=True, text=True, check=False)
                 assert found.stdout.strip(), "no tray icon window found"
         else:
             assert status["backend"] == "headless" and "no StatusNotifier tray" in status["headless_reason"]
@@ -147,7 +147,7 @@ def test_real_tray_switches_pack_reloads_config_refuses_a_second_launch_and_quit
 
         # one instance at a time
         second = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=WAIT_S,
-                                cwd=REPO, stdin=subprocess.DEVNULL)
+                                cwd=REPO, stdin=subprocess.DEVNULL, check=False)
         assert second.returncode == 1
         assert "Emoji Cam is already running" in second.stderr
 

@@ -118,7 +118,7 @@ def open_path(path: Path, system: str | None = None) -> None:
     """Open a file or folder with the desktop's default application."""
     system = system or platform.system()
     if system == "Windows":
-        os.startfile(str(path))  # type: ignore[attr-defined]  # noqa: S606
+        os.startfile(str(path))  # type: ignore[attr-defined]
         return
     opener = "open" if system == "Darwin" else "xdg-open"
     if shutil.which(opener) is None:
@@ -241,7 +241,7 @@ class TrayApp:
                     break
             try:
                 self.refresh()
-            except Exception:  # noqa: BLE001 - a broken refresh must not kill the tray; it is logged in full
+            except Exception:
                 log.exception("could not refresh the tray icon")
             self.quitting.wait(REFRESH_S)
 
@@ -328,14 +328,14 @@ def diagnostics_text(app: TrayApp) -> str:
         f"state: {status.state}" + (f"; last problem: {status.problem}" if status.problem else ""),
         f"source: {status.source}{' (demo clip)' if status.demo else ''}",
         f"output: {status.sink}",
-        f"speed: {status.fps:.1f} fps, latency p50 {status.latency_ms_p50:.1f} ms, p99 {status.latency_ms_p99:.1f} ms, "
-        f"{status.frames} frames, {status.faces} face(s) now",
+        (f"speed: {status.fps:.1f} fps, latency p50 {status.latency_ms_p50:.1f} ms, p99 {status.latency_ms_p99:.1f} "
+         f"ms, {status.frames} frames, {status.faces} face(s) now"),
         f"models: detector {status.detector}, classifier {status.classifier} on {', '.join(status.providers)}",
         f"emoji pack: {status.pack}; installed: {', '.join(app.packs.names()) or 'none'}",
         *[f"  broken pack: {e}" for e in app.packs.errors],
         f"settings: {app.config_path}",
-        f"camera setting: {config.camera.device!r}, {config.camera.width}x{config.camera.height} at "
-        f"{config.camera.fps:g} fps, mirror {'on' if status.mirror else 'off'}",
+        (f"camera setting: {config.camera.device!r}, {config.camera.width}x{config.camera.height} at "
+         f"{config.camera.fps:g} fps, mirror {'on' if status.mirror else 'off'}"),
         "cameras found: " + (", ".join(c.label for c in app.cameras) or "none"),
         "virtual camera:",
     ]

@@ -13,10 +13,10 @@ privacy switch for the current meeting, and Emoji Cam always starts enabled.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from vcam_emoji.config import SMOOTHING_PRESETS, Config, smoothing_preset_changes, smoothing_preset_name
 from vcam_emoji.errors import EmojiCamError
@@ -135,7 +135,7 @@ class Item:
     radio: bool = False
     enabled: bool = True
     default: bool = False
-    submenu: tuple["Item", ...] = ()
+    submenu: tuple[Item, ...] = ()
     separator: bool = False
 
 

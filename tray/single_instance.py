@@ -44,7 +44,7 @@ class InstanceLock:
         self.path = (directory if directory is not None else default_lock_dir()) / LOCK_NAME
         self._fd: int | None = None
 
-    def acquire(self) -> "InstanceLock":
+    def acquire(self) -> InstanceLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -70,7 +70,7 @@ class InstanceLock:
         finally:
             os.close(fd)
 
-    def __enter__(self) -> "InstanceLock":
+    def __enter__(self) -> InstanceLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:
