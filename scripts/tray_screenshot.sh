@@ -43,7 +43,7 @@ sleep 1
 "$PY" -c "from vcam_emoji.config import ensure_config_file; ensure_config_file('$TMP/config.toml')"
 mkfifo "$TMP/control"
 env -u PYSTRAY_BACKEND -u DBUS_SESSION_BUS_ADDRESS XDG_RUNTIME_DIR="$TMP" XDG_CONFIG_HOME="$TMP/cfg" \
-    XDG_DATA_HOME="$TMP/data" XDG_CACHE_HOME="$TMP/cache" EMOJI_CAM_TEST_CONTROL=stdin PYTHONPATH="$REPO" \
+    XDG_DATA_HOME="$TMP/data" XDG_CACHE_HOME="$TMP/cache" EMOJI_CAM_TEST_CONTROL=stdin PYTHONPATH="$REPO" NO_AT_BRIDGE=1 \
     dbus-run-session -- "$PY" -m tray --source demo --sink none --config "$TMP/config.toml" \
     <"$TMP/control" >"$TMP/app.out" 2>"$TMP/app.err" &
 APP=$!

@@ -94,7 +94,7 @@ def desktop(tmp_path: Path):
                                                             "WAYLAND_DISPLAY")}
     env.update(DISPLAY=xvfb.display, XDG_RUNTIME_DIR=str(runtime), XDG_CONFIG_HOME=str(tmp_path / "config"),
                XDG_DATA_HOME=str(tmp_path / "data"), XDG_CACHE_HOME=str(tmp_path / "cache"),
-               PYTHONPATH=str(REPO), EMOJI_CAM_TEST_CONTROL="stdin")
+               PYTHONPATH=str(REPO), EMOJI_CAM_TEST_CONTROL="stdin", NO_AT_BRIDGE="1")  # no AT-SPI bus left behind
     tray_host = None
     if shutil.which("trayer"):
         tray_host = subprocess.Popen(["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel",
