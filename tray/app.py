@@ -187,6 +187,7 @@ class TrayApp:
         state = self.menu_state()
         self.backend = backend_factory(self.controller.perform, self.icon_for(state), menu.title(state))
         self._last_rescan = 0.0
+        self._cameras_scanned = False
 
     # --- model ----------------------------------------------------------------------------------------------------
     def menu_state(self) -> MenuState:
@@ -223,6 +224,9 @@ class TrayApp:
 
     def _rescan(self) -> None:
         self.packs.poll()
+        if self._cameras_scanned and platform.system() != "Linux":
+            return  # elsewhere finding cameras means opening them: do it once, not every few seconds
+        self._cameras_scanned = True
         try:
             self.cameras = self._find_cameras()
         except (OSError, EmojiCamError) as exc:
