@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
+# The tray smoke test needs a virtual X server and a tray host (Debian packages); it skips with the reason without them.
+if ! command -v Xvfb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test: installing xvfb, xdotool, trayer and dbus for the tray tests" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xdotool trayer dbus-daemon; } \
+    >/dev/null 2>&1 || echo "test: could not install xvfb/trayer: the tray smoke test will skip" >&2
+fi
 # PyTorch only for the training tests, and only from a local CPU wheel (never a multi-GB download).
 wheels="${TORCH_WHEELS:-/opt/wheels}"
 if ! .venv/bin/python -c 'import torch' 2>/dev/null; then

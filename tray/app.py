@@ -373,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def build_setup(args: argparse.Namespace, on_problem: Callable[[str], None]) -> Setup:
     """Config, input, sink and engine, wired as `vcam-emoji run` wires them (same helpers)."""
-    from vcam_emoji.cli import _load_config, open_run_sink
+    from vcam_emoji.cli import load_settings, open_run_sink
     from vcam_emoji.config import ConfigWatcher
     from vcam_emoji.engine import Engine
     from vcam_emoji.inputs import input_opener
@@ -381,12 +381,12 @@ def build_setup(args: argparse.Namespace, on_problem: Callable[[str], None]) -> 
 
     from .preview import TeeSink
 
-    config, config_path = _load_config(args.config)
+    config, config_path = load_settings(args.config)
     size_wh, fps = (config.camera.width, config.camera.height), config.camera.fps
     open_input, source_message = input_opener(args.source, config)
-    log.info("%s", source_message)
+    print(f"emoji-cam: {source_message}", file=sys.stderr, flush=True)
     main_sink, sink_message = open_run_sink(args.sink or config.output.sink, config, size_wh, fps)
-    log.info("output: %s", sink_message)
+    print(f"emoji-cam: output: {sink_message}", file=sys.stderr, flush=True)
     sink = TeeSink(main_sink, lambda: PreviewSink(size_wh, fps), on_problem=on_problem)
     try:
         engine = Engine(config, open_input=open_input, sink=sink, sink_description=sink_message,
@@ -430,7 +430,9 @@ def _run(args: argparse.Namespace) -> int:
         if app.backend.headless_reason:
             print(f"emoji-cam: no tray icon: {app.backend.headless_reason}; Emoji Cam keeps running without it "
                   "(edit the config file to change settings; stop it with Ctrl-C)", file=sys.stderr, flush=True)
+        # Ctrl-C and SIGTERM quit like the menu's Quit (a second Ctrl-C during shutdown changes nothing).
         signal.signal(signal.SIGTERM, lambda *_: app.quit())
+        signal.signal(signal.SIGINT, lambda *_: app.quit())
         engine.start()
         try:
             app.backend.run(app.start)

@@ -327,8 +327,7 @@ def open_backend(on_action: Callable[[Action], None], image: Image.Image, title:
     system = system or platform.system()
     choice = choose_backend(environ, system, probes or system_probes(environ))
     if choice.name is None:
-        log.warning("no tray icon: %s; Emoji Cam keeps running without it (settings: the config file)",
-                    choice.reason)
+        log.info("no tray icon: %s", choice.reason)  # the app tells the user, with what to do
         return HeadlessBackend(choice.reason)
     if environ.get(ENV_BACKEND) != choice.name:
         os.environ[ENV_BACKEND] = choice.name  # how pystray is told which backend to load
@@ -336,7 +335,7 @@ def open_backend(on_action: Callable[[Action], None], image: Image.Image, title:
         backend = PystrayBackend(on_action, image, title)
     except Exception as exc:  # noqa: BLE001 - pystray raises ImportError, Xlib errors, GLib errors...
         reason = f"the {choice.name} tray backend cannot be used ({type(exc).__name__}: {exc})"
-        log.warning("no tray icon: %s; Emoji Cam keeps running without it", reason)
+        log.info("no tray icon: %s", reason)  # the app tells the user, with what to do
         return HeadlessBackend(reason)
     log.info("tray: pystray %s backend (%s)", backend.name, choice.reason)
     if not backend.capabilities.has_menu:

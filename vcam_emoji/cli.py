@@ -22,7 +22,8 @@ log = logging.getLogger("vcam_emoji")
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _load_config(path: str | None):
+def load_settings(path: str | None):
+    """(Config, its path) for ``--config PATH`` or the default file (created with comments on first run)."""
     from .config import load_config
 
     _, config_path = _load_config_path(path)
@@ -53,7 +54,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .app import build_pipeline
     from .render import render
 
-    config, _ = _load_config(args.config)
+    config, _ = load_settings(args.config)
     pipeline, info = build_pipeline(config, pack_name=args.pack)
     for problem in info.pack_errors:
         print(f"vcam-emoji: warning: {problem}", file=sys.stderr)
@@ -152,7 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .engine import Engine
     from .inputs import input_opener
 
-    config, config_path = _load_config(args.config)
+    config, config_path = load_settings(args.config)
     size_wh, fps = (config.camera.width, config.camera.height), config.camera.fps
     open_input, source_message = input_opener(args.source, config)
     print(f"vcam-emoji: {source_message}", file=sys.stderr)
@@ -189,7 +190,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             threading.Thread(target=report, name="stats", daemon=True).start()
         if args.seconds:
             threading.Timer(args.seconds, engine.stop).start()
+        # Ctrl-C and SIGTERM stop the loop between two frames; the camera and the output are then released.
         signal.signal(signal.SIGTERM, lambda *_: engine.stop())
+        signal.signal(signal.SIGINT, lambda *_: engine.stop())
         try:
             engine.run()
         except KeyboardInterrupt:  # Ctrl-C: engine.run has released the camera on its way out
