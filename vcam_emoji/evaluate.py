@@ -76,9 +76,9 @@ def evaluate(classifier: object, x: np.ndarray, y: np.ndarray, batch_size: int =
 
 def confusion_png(result: EvalResult, path: str | Path, title: str = "") -> None:
     """Draw the row-normalised confusion matrix with counts as a PNG."""
-    cell, left, top = 72, 110, 70
+    cell, left, top = 72, 110, 86
     n = NUM_EXPRESSIONS
-    img = np.full((top + n * cell + 90, left + n * cell + 20, 3), 255, np.uint8)
+    img = np.full((top + n * cell + 40, left + n * cell + 20, 3), 255, np.uint8)
     rows = result.confusion.sum(axis=1, keepdims=True)
     frac = np.divide(result.confusion, np.maximum(rows, 1))
     font = cv2.FONT_HERSHEY_SIMPLEX
@@ -95,8 +95,11 @@ def confusion_png(result: EvalResult, path: str | Path, title: str = "") -> None
         cv2.putText(img, EXPRESSION_LABELS[i], (8, top + i * cell + 40), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
         cv2.putText(img, EXPRESSION_LABELS[i][:7], (left + i * cell + 4, top - 10), font, 0.45, (0, 0, 0), 1,
                     cv2.LINE_AA)
-    caption = f"{title}  n={result.n}  accuracy={result.accuracy:.4f}  (rows: true, columns: predicted)"
-    cv2.putText(img, caption.strip(), (8, 24), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, title, (8, 22), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(img, f"n = {result.n}, accuracy = {result.accuracy:.4f}", (8, 46), font, 0.5, (0, 0, 0), 1,
+                cv2.LINE_AA)
+    cv2.putText(img, "rows: true class, columns: predicted class, cells: share of the row and count",
+                (8, top + n * cell + 26), font, 0.45, (60, 60, 60), 1, cv2.LINE_AA)
     ok, data = cv2.imencode(".png", img)
     if not ok:
         raise InputError(f"{path}: could not encode the PNG")

@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 OPSET = 17
 TOLERANCE = 1e-4
-DEFAULT_MARGIN = 0.25  # FER-2013 faces are loosely cropped: about a quarter of the tight box on each side
+# The app's crop that reproduces FER-2013 framing from the reference face box (blazeface_full's), measured with
+# benchmarks/bench_app_crop.py for both FER-trained classifiers (see models/MODELS.md).
+DEFAULT_CROP = {"margin": 0.05, "shift_y": -0.05}
 
 
 def export_onnx(model: torch.nn.Module, path: Path, input_size: int, samples: np.ndarray) -> dict:
@@ -57,7 +59,7 @@ def git_commit(repo: Path) -> str:
 
 
 def build_manifest(*, name: str, onnx_path: Path, input_size: int, mean: float, std: float, verification: dict,
-                   metrics: dict, training: dict, origin: dict, margin: float = DEFAULT_MARGIN,
+                   metrics: dict, training: dict, origin: dict, crop: dict | None = None,
                    license_text: str = "GPL-2.0-or-later (weights trained by the Emoji Cam developers on FER-2013, "
                                        "research-use data set; FER+ labels MIT)") -> dict:
     return {
@@ -70,7 +72,7 @@ def build_manifest(*, name: str, onnx_path: Path, input_size: int, mean: float, 
         "input": {"size_hw": [input_size, input_size], "channels": 1, "layout": "NCHW"},
         "preprocess": {"color": "gray", "mean": round(float(mean), 4), "std": round(float(std), 4),
                        "resize": "cv2.INTER_AREA"},
-        "crop": {"margin": margin},
+        "crop": dict(crop or DEFAULT_CROP),
         "classes": list(EXPRESSION_LABELS),
         "output": "probabilities",
         "verification": verification,
@@ -126,7 +128,7 @@ Files: `{manifest['file']}` ({m.get('model_size_mb')} MB, sha256 `{manifest['sha
 Licence: {manifest['license']}.
 
 - **Task**: 7 FER-2013 expressions (FER order), output probabilities (softmax inside the graph).
-- **Input**: {manifest['input']['size_hw'][0]}x{manifest['input']['size_hw'][1]} grey, NCHW; `(pixel - {manifest['preprocess']['mean']}) / {manifest['preprocess']['std']}` after an INTER_AREA resize; crop margin {manifest['crop']['margin']} of the detector box on each side (FER-2013 faces are loosely cropped; to be tuned on real photos).
+- **Input**: {manifest['input']['size_hw'][0]}x{manifest['input']['size_hw'][1]} grey, NCHW; `(pixel - {manifest['preprocess']['mean']}) / {manifest['preprocess']['std']}` after an INTER_AREA resize; app crop {manifest['crop']} of the reference face box (margin on each side, centre shift along the face), measured with `benchmarks/bench_app_crop.py`.
 - **Architecture**: {t['architecture']}; {t['parameters']:,} parameters.
 - **Data**: {o['data']}. {notes.get('dropped_train_duplicates_of_val', 0)} training images that are exact copies of PublicTest images were removed before training, so PublicTest is not leaked; {notes.get('train_n', '?')} training images used. Model selection: {o['model_selection']} (never trained on).
 - **Recipe**: {t['optimizer']}; targets: {t['targets']}; augmentation: flip, rotation ±{t['augmentation']['rotate_deg']}°, scale ±{t['augmentation']['scale']}, shift ±{t['augmentation']['shift']}, brightness/contrast, random erasing (p {t['augmentation']['erase_p']}); {t['precision']}.
