@@ -70,7 +70,7 @@ def test_defaults_match_the_documented_values() -> None:
         "smoothing": {"time_constant_ms": 250.0, "switch_margin": 0.15, "min_hold_ms": 300.0},
         "camera": {"device": 0, "width": 1280, "height": 720, "fps": 30.0, "mirror": False},
         "output": {"sink": "auto", "virtual_camera_name": "Emoji Cam"},
-        "runtime": {"execution_provider": "auto", "threads": 0},
+        "runtime": {"execution_provider": "auto", "threads": 1},
         "timeline": {"path": ""},
     }
 

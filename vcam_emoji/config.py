@@ -285,7 +285,8 @@ class RuntimeConfig:
         "auto", "str", "Where the models run: \"auto\" (the fastest available, else the CPU), \"cpu\", \"cuda\"\n"
         "(NVIDIA GPUs), \"directml\" (GPUs on Windows), \"coreml\" (Apple).",
         choices=("auto", "cpu", "cuda", "directml", "coreml"))
-    threads: int = _key(0, "int", "CPU threads for each model; 0 = let onnxruntime decide.",
+    threads: int = _key(1, "int", "CPU threads for each model; 0 = let onnxruntime decide. 1 is fastest for one\n"
+                        "or two faces and leaves the other cores to the meeting app.",
                         low=0, high=64, unit="threads")
 
     def __post_init__(self) -> None:
