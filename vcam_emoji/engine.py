@@ -223,7 +223,8 @@ class Engine:
                 self._next_tick = self._wait_tick(self._next_tick)
             self._send(placeholder_frame(self.size_wh, lines), None)
         elif frame is not None:
-            self._next_tick = self._clock() + self.period_s
+            if self._input.paced_by_source:  # placeholders after a camera loss continue the camera's rhythm
+                self._next_tick = self._clock() + self.period_s
             self._process(frame, t_capture)
 
     def _wait_tick(self, next_tick: float) -> float:
