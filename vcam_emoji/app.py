@@ -54,6 +54,11 @@ def _pick(requested: str, auto_word: str, preference: tuple[str, ...], task: str
     raise ModelError(f"no bundled {task} model found (looked for {', '.join(preference)}); reinstall vcam-emoji")
 
 
+def classifier_spec(requested: str) -> ModelSpec:
+    """The expression model for ``classifier.model`` (or ``eval --model``): "default", a bundled name, or a path."""
+    return _pick(requested, "default", CLASSIFIER_PREFERENCE, "expression_classification")
+
+
 def select_pack(packs: dict[str, EmojiPack], name: str) -> EmojiPack:
     if name in packs:
         return packs[name]
@@ -69,7 +74,7 @@ def build_pipeline(config: Config, pack_name: str | None = None, purpose: str = 
     providers, threads = config.runtime.execution_provider, config.runtime.threads
     det_spec = _pick(config.detector.model, "auto", DETECTOR_PREFERENCE[purpose], "face_detection")
     detector = create_detector(det_spec, providers=providers, threads=threads, min_score=config.detector.min_score)
-    cls_spec = _pick(config.classifier.model, "default", CLASSIFIER_PREFERENCE, "expression_classification")
+    cls_spec = classifier_spec(config.classifier.model)
     session, used = create_session(cls_spec.path, providers=providers, threads=threads)
     classifier = ExpressionClassifier(session, cls_spec.manifest, source=str(cls_spec.path))
     packs, errors = discover_packs()

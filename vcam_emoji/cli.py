@@ -84,13 +84,13 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------------------ eval
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .app import CLASSIFIER_PREFERENCE, _pick
+    from .app import classifier_spec
     from .classify import ExpressionClassifier
     from .evaluate import confusion_png, evaluate, load_labelled_faces
     from .onnx_session import create_session
 
     x, y = load_labelled_faces(args.data)
-    spec = _pick(args.model or "default", "default", CLASSIFIER_PREFERENCE, "expression_classification")
+    spec = classifier_spec(args.model or "default")
     session, used = create_session(spec.path, providers=args.provider, threads=args.threads)
     classifier = ExpressionClassifier(session, spec.manifest, source=str(spec.path))
     result = evaluate(classifier, x, y)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .app import classifier_spec
 from .config import Config, load_config
 from .errors import EmojiCamError
 from .models import list_models, load_model_spec
@@ -117,9 +118,9 @@ def _provider_checks(config: Config) -> list[Check]:
     checks = [Check("execution providers", True, f"onnxruntime {ort.__version__} ({ort.get_device()} build) lists: "
                                                  f"{', '.join(available)}", needed=False)]
     try:
-        spec = load_model_spec(next(n for n in list_models(task="expression_classification")))
+        spec = classifier_spec(config.classifier.model)
         _, used = create_session(spec.path, providers=wanted, threads=1)
-    except (EmojiCamError, StopIteration) as exc:
+    except EmojiCamError as exc:
         return checks + [Check("execution providers", False, f"cannot create a session: {exc}")]
     gpu_asked = wanted not in ("cpu",)
     on_gpu = any(p != "CPUExecutionProvider" for p in used)
