@@ -18,6 +18,7 @@ Exit codes: 0 after Quit; 1 when Emoji Cam cannot start (the message says why) o
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import os
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 REFRESH_S = 0.5
 RESCAN_S = 2.0
+QUIT_GRACE_S = 10.0  # after Quit, how long the tray backend's loop may take to end before we exit without it
 ENV_TEST_CONTROL = "EMOJI_CAM_TEST_CONTROL"
 CONTROL_PREFIX = "emoji-cam-control: "  # answers start with it: helper processes (D-Bus, AT-SPI) may print too
 
@@ -178,6 +180,8 @@ class TrayApp:
         self.icons = IconCache()
         self.problems: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.quitting = threading.Event()
+        self.finished = threading.Event()  # set once the camera and the output are released
+        self.release: Callable[[], None] | None = None  # releases them (set by _run; used by the quit watchdog)
         self._refresh_lock = threading.Lock()
         self.controller = Controller(engine=self.engine,
                                      write_config=lambda changes: update_config_file(self.config_path, changes),
@@ -281,8 +285,24 @@ class TrayApp:
 
     def quit(self) -> None:
         log.info("quitting")
+        first = not self.quitting.is_set()
         self.quitting.set()
+        if first and self.release is not None:
+            threading.Thread(target=self._quit_watchdog, name="tray-quit-watchdog", daemon=True).start()
         self.backend.stop()
+
+    def _quit_watchdog(self) -> None:
+        """Quit must quit: if the tray backend's loop has not ended QUIT_GRACE_S after Quit, say so (with every
+        thread's stack, for a bug report), release the camera and the output, and end the process."""
+        if self.finished.wait(QUIT_GRACE_S):
+            return
+        log.error("the %s tray backend did not stop within %.0f s of Quit; releasing the camera and the output and "
+                  "exiting without it (please report this, with the thread stacks below)", self.backend.name,
+                  QUIT_GRACE_S)
+        faulthandler.dump_traceback(all_threads=True)
+        self.release()
+        sys.stderr.flush()
+        os._exit(EXIT_OK)
 
     # --- test control ---------------------------------------------------------------------------------------------
     def _answer(self, data: object) -> None:
@@ -424,9 +444,29 @@ def _run(args: argparse.Namespace) -> int:
         alert(f"cannot start: {exc}")
         return EXIT_FAIL
     engine, sink = setup.engine, setup.sink
+    releasing, released = threading.Lock(), threading.Event()
+
+    def release() -> None:  # once; from the main thread, or from the quit watchdog (which waits for the first)
+        if not releasing.acquire(timeout=QUIT_GRACE_S):
+            log.error("releasing the camera and the output is taking longer than %.0f s", QUIT_GRACE_S)
+            return
+        try:
+            if released.is_set():
+                return
+            engine.stop()
+            engine.join(timeout=10)
+            sink.close()
+            released.set()
+            status = engine.status()
+            print(f"emoji-cam: stopped after {status.frames} frames; camera and output released", file=sys.stderr,
+                  flush=True)
+        finally:
+            releasing.release()
+
+    app = None
     try:
         app = TrayApp(setup, packs=PackCatalog(), autostart=Autostart())
-        app.problems = problems
+        app.problems, app.release = problems, release
         if app.backend.headless_reason:
             print(f"emoji-cam: no tray icon: {app.backend.headless_reason}; Emoji Cam keeps running without it "
                   "(edit the config file to change settings; stop it with Ctrl-C)", file=sys.stderr, flush=True)
@@ -440,13 +480,22 @@ def _run(args: argparse.Namespace) -> int:
             app.quit()
             return EXIT_INTERRUPTED
     finally:
-        engine.stop()
-        engine.join(timeout=10)
-        sink.close()
-    status = engine.status()
-    print(f"emoji-cam: stopped after {status.frames} frames; camera and output released", file=sys.stderr, flush=True)
+        release()
+        if app is not None:
+            app.finished.set()
     return EXIT_OK
 
 
+def entry() -> None:
+    """The `emoji-cam` program: main(), then exit at once. Everything Emoji Cam owns is released by then; skipping
+    the interpreter's own shutdown keeps a GUI toolkit's leftover threads or finalizers (GTK, Xlib) from holding
+    the process after Quit."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

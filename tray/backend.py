@@ -8,6 +8,7 @@ backend's :class:`Capabilities` (menu, radio items, notifications, default actio
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -224,6 +225,10 @@ class PystrayBackend:
         self._on_action = on_action
         self._items: tuple[Item, ...] = ()
         self._lock = threading.Lock()
+        # Calls into the icon from other threads go one at a time: pystray's xorg backend runs each on its loop and
+        # hands every caller its answer through one shared queue, so two callers at once can take each other's.
+        self._icon_calls = threading.Lock()
+        self._loop_thread: int | None = None
         self._stopped = threading.Event()
         self.notifications: deque[str] = deque(maxlen=50)
         self.icon = self._pystray.Icon(APP_ID, icon=image, title=title,
@@ -270,6 +275,7 @@ class PystrayBackend:
             return
 
         ready = threading.Event()
+        self._loop_thread = threading.get_ident()
 
         def setup(icon) -> None:
             try:
@@ -294,20 +300,29 @@ class PystrayBackend:
                 mark_ready()
             self._stopped.wait()
 
+    def _calling_icon(self) -> contextlib.AbstractContextManager:
+        """Held around calls into the icon: the lock from other threads, nothing on the loop's own thread (its calls
+        run directly; waiting there for a caller that waits for the loop would hang both)."""
+        return contextlib.nullcontext() if threading.get_ident() == self._loop_thread else self._icon_calls
+
     def stop(self) -> None:
-        self._stopped.set()
+        self._stopped.set()  # first: no update starts after this, so none can wait on a loop that has ended
         if self.name != "dummy" and not self.headless_reason:
-            self.icon.stop()
+            with self._calling_icon():
+                self.icon.stop()
 
     def update(self, image: Image.Image, title: str, items: tuple[Item, ...]) -> None:
         with self._lock:
             menu_changed, self._items = items != self._items, items
-        if self.icon.icon is not image:
-            self.icon.icon = image
-        if self.icon.title != title:
-            self.icon.title = title
-        if menu_changed and self.name != "dummy":
-            self.icon.update_menu()
+        with self._calling_icon():
+            if self._stopped.is_set():
+                return
+            if self.icon.icon is not image:
+                self.icon.icon = image
+            if self.icon.title != title:
+                self.icon.title = title
+            if menu_changed and self.name != "dummy":
+                self.icon.update_menu()
 
     def notify(self, message: str) -> None:
         self.notifications.append(message)
