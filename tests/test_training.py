@@ -229,3 +229,18 @@ def test_command_reports_missing_data_as_an_error(tmp_path: Path) -> None:
     from vcam_emoji.training import command
 
     assert command.main(["--data", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "r")]) == 1
+
+
+def test_command_sets_the_architecture_and_rejects_a_bad_one(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("torch", reason="needs PyTorch (pip install torch==2.13.0 -e .[train])")
+    from vcam_emoji.training import command
+
+    train_npz, val_npz = write_npz(tmp_path / "t.npz", 4, 0), write_npz(tmp_path / "v.npz", 2, 1)
+    run = tmp_path / "run"
+    assert command.main(["--data", str(train_npz), "--val", str(val_npz), "--out", str(run), "--epochs", "1",
+                         "--batch-size", "16", "--threads", "1", "--widths", "8,16", "--depths", "1,1"]) == 0
+    manifest = json.loads((run / "emocnn_fer2013.json").read_text())
+    assert "widths [8, 16], conv blocks [1, 1]" in manifest["training"]["architecture"]
+    with pytest.raises(SystemExit):
+        command.main(["--data", str(train_npz), "--widths", "8,x"])
+    assert "comma-separated whole numbers" in capsys.readouterr().err

@@ -39,6 +39,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-card", action="store_true",
                         help="with --export-only: also print a models/MODELS.md section for the exported model")
     parser.add_argument("--name", default="emocnn_fer2013", help="model name (default emocnn_fer2013)")
+    parser.add_argument("--widths", type=_ints, default=None,
+                        help="channels per stage, comma-separated (default 16,48,96,160)")
+    parser.add_argument("--depths", type=_ints, default=None,
+                        help="conv blocks per stage, comma-separated (default 1,2,2,2)")
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers such as 16,48,96,160, got {text!r}")
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive whole numbers, got {text!r}")
+    return values
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
             data=args.data, val=args.val, soft_labels=args.soft_labels, ferplus_val=args.ferplus_val,
             soft_weight=args.soft_weight, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out,
             resume=args.resume, seed=args.seed, threads=args.threads, max_steps=args.max_steps,
-            export=not args.no_export and args.export_to is None, name=args.name, command=command)
+            export=not args.no_export and args.export_to is None, name=args.name, command=command,
+            **{k: v for k, v in (("widths", args.widths), ("depths", args.depths)) if v is not None})
         result = train(config)
         if args.export_to is not None and not args.no_export:
             export_checkpoint(result.best_checkpoint, args.export_to, name=args.name)
