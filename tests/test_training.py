@@ -187,6 +187,21 @@ def test_tiny_training_run_learns_exports_and_writes_the_manifest(tmp_path: Path
     assert {"epochs_run", "wall_clock_s", "optimizer"} <= set(manifest["training"])
     assert {"data", "recipe", "command", "git_commit"} <= set(manifest["origin"])
 
+    # the int8 export of the same checkpoint: a smaller file the app loads, following the float32 model closely
+    from vcam_emoji.models import load_model_spec
+    from vcam_emoji.training.train import export_checkpoint
+
+    onnx8, manifest8_path = export_checkpoint(result.best_checkpoint, tmp_path / "int8", name="tiny", int8=True)
+    manifest8 = json.loads(manifest8_path.read_text())
+    q = manifest8["quantization"]
+    assert "int8" in q["scheme"] and q["calibration"] == "168 training images"  # all of them, fewer than 1000
+    assert q["float32_sha256"] == manifest["sha256"]  # the same float32 export, quantized
+    assert q["top1_agreement_with_float32"] >= 0.9 and q["n_inputs"] == 42
+    assert manifest8["metrics"]["fer2013_publictest_accuracy"] >= result.best_val_accuracy - 0.1
+    assert onnx8.stat().st_size < result.onnx_path.stat().st_size
+    assert sorted(p.name for p in (tmp_path / "int8").iterdir()) == ["tiny.json", "tiny.onnx"]  # no float32 left
+    assert load_model_spec(manifest8_path).name == "tiny"
+
 
 @pytest.mark.needs_torch
 def test_onnx_export_matches_pytorch_and_outputs_probabilities(tmp_path: Path) -> None:

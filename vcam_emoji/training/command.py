@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model-card", action="store_true",
                         help="with --export-only: also print a models/MODELS.md section for the exported model")
     parser.add_argument("--name", default="emocnn_fer2013", help="model name (default emocnn_fer2013)")
+    parser.add_argument("--int8", action="store_true",
+                        help="export the int8-quantized model (static, calibrated on training images): about 3x "
+                             "faster on CPUs with VNNI; the manifest records its agreement with float32")
     parser.add_argument("--widths", type=_ints, default=None,
                         help="channels per stage, comma-separated (default 16,48,96,160)")
     parser.add_argument("--depths", type=_ints, default=None,
@@ -68,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.export_only:
             onnx_path, manifest = export_checkpoint(args.out / "best.pt", args.export_to or args.out, name=args.name,
-                                                    publictest=args.val, ferplus_publictest=args.ferplus_val)
+                                                    publictest=args.val, ferplus_publictest=args.ferplus_val,
+                                                    int8=args.int8)
             print(f"wrote {onnx_path} and {manifest}")
             if args.model_card:
                 import json
@@ -86,11 +90,11 @@ def run(args: argparse.Namespace) -> int:
             data=args.data, val=args.val, soft_labels=args.soft_labels, ferplus_val=args.ferplus_val,
             soft_weight=args.soft_weight, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out,
             resume=args.resume, seed=args.seed, threads=args.threads, max_steps=args.max_steps,
-            export=not args.no_export and args.export_to is None, name=args.name, command=command,
+            export=not args.no_export and args.export_to is None, name=args.name, command=command, int8=args.int8,
             **{k: v for k, v in (("widths", args.widths), ("depths", args.depths)) if v is not None})
         result = train(config)
         if args.export_to is not None and not args.no_export:
-            export_checkpoint(result.best_checkpoint, args.export_to, name=args.name)
+            export_checkpoint(result.best_checkpoint, args.export_to, name=args.name, int8=args.int8)
     except EmojiCamError as exc:
         print(f"vcam-emoji train: {exc}", file=sys.stderr)
         return 1

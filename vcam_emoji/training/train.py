@@ -60,6 +60,7 @@ class TrainConfig:
     drop_val_duplicates: bool = True  # remove training images that are exact copies of validation images
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     export: bool = True
+    int8: bool = False  # export the int8-quantized model
     name: str = "emocnn_fer2013"
     command: str = ""  # how this run was started, recorded in the manifest
 
@@ -290,15 +291,19 @@ def train(config: TrainConfig) -> TrainResult:
     wall = elapsed_before + time.time() - t_start
     result = TrainResult(best_epoch, best_acc, len(history), round(wall, 1), history, best_path)
     if cfg.export:
-        onnx_path, manifest_path = export_checkpoint(best_path, out, name=cfg.name, history=history, wall_clock_s=wall)
+        onnx_path, manifest_path = export_checkpoint(best_path, out, name=cfg.name, history=history, wall_clock_s=wall,
+                                                     int8=cfg.int8)
         result = replace(result, onnx_path=onnx_path, manifest_path=manifest_path)
     return result
 
 
 def export_checkpoint(checkpoint: Path, dest: Path, name: str = "emocnn_fer2013", history: list[dict] | None = None,
                       wall_clock_s: float | None = None, publictest: Path | None = None,
-                      ferplus_publictest: Path | None = None) -> tuple[Path, Path]:
+                      ferplus_publictest: Path | None = None, int8: bool = False) -> tuple[Path, Path]:
     """Export ``best.pt`` (or any checkpoint of ``train``) to ``dest/<name>.onnx`` + ``dest/<name>.json``.
+
+    ``int8``: ship the int8-quantized model (calibrated on training images); the float32 export is still checked
+    against PyTorch, and the manifest records how closely the int8 model follows it.
 
     The metrics are measured on the exported file: the run's validation set (or ``publictest``) and the run's FER+
     validation file (or ``ferplus_publictest``).
@@ -341,7 +346,21 @@ def export_checkpoint(checkpoint: Path, dest: Path, name: str = "emocnn_fer2013"
                               rng.normal(0, 1, (64, 1, cfg.input_size, cfg.input_size)).astype(np.float32)])
     dest = Path(dest)
     onnx_path, manifest_path = dest / f"{name}.onnx", dest / f"{name}.json"
-    verification = export_mod.export_onnx(model, onnx_path, cfg.input_size, samples)
+    quantization = None
+    if int8:
+        fp32_path = dest / f"{name}.float32.onnx"
+        verification = export_mod.export_onnx(model, fp32_path, cfg.input_size, samples)
+        train_x = load_dataset(cfg.data, role="train", size=cfg.input_size).x
+        pick = np.random.default_rng(cfg.seed).choice(len(train_x), size=min(1000, len(train_x)), replace=False)
+        quantization = export_mod.quantize_int8(fp32_path, onnx_path, _to_input(train_x[pick], mean, std).numpy())
+        if publictest is not None:
+            val = load_dataset(publictest, role="val", size=cfg.input_size)
+            quantization.update(export_mod.compare_int8(fp32_path, onnx_path, _to_input(val.x, mean, std).numpy()))
+            quantization["float32_fer2013_publictest_accuracy"] = export_mod.measure(
+                fp32_path, cfg.input_size, mean, std, publictest, None)["fer2013_publictest_accuracy"]
+        fp32_path.unlink()
+    else:
+        verification = export_mod.export_onnx(model, onnx_path, cfg.input_size, samples)
     metrics = export_mod.measure(onnx_path, cfg.input_size, mean, std, publictest, ferplus_publictest)
     best = max(history, key=lambda r: r["val_acc"]) if history else None
     epoch_s = [r["epoch_s"] for r in history]
@@ -355,7 +374,7 @@ def export_checkpoint(checkpoint: Path, dest: Path, name: str = "emocnn_fer2013"
                     f"label smoothing {cfg.label_smoothing} where FER+ has no votes") if cfg.soft_labels else
                    f"FER-2013 labels with label smoothing {cfg.label_smoothing}",
         "augmentation": asdict(cfg.augment),
-        "precision": "bfloat16 autocast (CPU) for training; float32 export",
+        "precision": "bfloat16 autocast (CPU) for training; " + ("int8 export" if int8 else "float32 export"),
         "epochs_planned": cfg.epochs,
         "epochs_run": len(history),
         "best_epoch": best["epoch"] if best else None,
@@ -376,6 +395,8 @@ def export_checkpoint(checkpoint: Path, dest: Path, name: str = "emocnn_fer2013"
     }
     manifest = export_mod.build_manifest(name=name, onnx_path=onnx_path, input_size=cfg.input_size, mean=mean, std=std,
                                          verification=verification, metrics=metrics, training=training, origin=origin)
+    if quantization is not None:
+        manifest["quantization"] = quantization
     export_mod.write_manifest(manifest, manifest_path)
     print(f"exported {onnx_path} ({metrics['model_size_mb']} MB) and {manifest_path}: "
           f"{json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)})}", flush=True)
