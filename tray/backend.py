@@ -229,6 +229,7 @@ class PystrayBackend:
         # hands every caller its answer through one shared queue, so two callers at once can take each other's.
         self._icon_calls = threading.Lock()
         self._loop_thread: int | None = None
+        self._loop_ended = threading.Event()
         self._stopped = threading.Event()
         self.notifications: deque[str] = deque(maxlen=50)
         self.icon = self._pystray.Icon(APP_ID, icon=image, title=title,
@@ -287,7 +288,9 @@ class PystrayBackend:
 
         try:
             self.icon.run(setup=setup)
+            self._loop_ended.set()
         except Exception as exc:  # noqa: BLE001 - GLib, Xlib and D-Bus errors: fall back to running without a tray
+            self._loop_ended.set()
             if self._stopped.is_set():  # e.g. no notification service to say goodbye to: we are quitting anyway
                 log.debug("the %s tray backend raised while stopping: %s", self.name, exc)
                 return
@@ -310,6 +313,21 @@ class PystrayBackend:
         if self.name != "dummy" and not self.headless_reason:
             with self._calling_icon():
                 self.icon.stop()
+            if self.name == "xorg" and threading.get_ident() != self._loop_thread:
+                threading.Thread(target=self._nudge_xorg_loop, name="tray-xorg-nudge", daemon=True).start()
+
+    def _nudge_xorg_loop(self) -> None:
+        """pystray's xorg loop waits in select() on the X socket for the event that ends it. When another thread's
+        request read that event off the socket first, python-xlib has queued it but nothing wakes the loop (seen
+        here in about one stop in five). A round trip to the X server puts new data on the socket, which wakes the
+        loop to find the queued event."""
+        display = getattr(self.icon, "_display", None)
+        while display is not None and not self._loop_ended.wait(0.5):
+            try:
+                display.sync()
+            except Exception as exc:  # noqa: BLE001 - Xlib errors: the connection may be closing; nothing to wake
+                log.debug("could not wake the xorg tray loop: %s", exc)
+                return
 
     def update(self, image: Image.Image, title: str, items: tuple[Item, ...]) -> None:
         with self._lock:
