@@ -201,6 +201,9 @@ def test_tiny_training_run_learns_exports_and_writes_the_manifest(tmp_path: Path
     assert onnx8.stat().st_size < result.onnx_path.stat().st_size
     assert sorted(p.name for p in (tmp_path / "int8").iterdir()) == ["tiny.json", "tiny.onnx"]  # no float32 left
     assert load_model_spec(manifest8_path).name == "tiny"
+    from vcam_emoji.training.export import model_card
+
+    assert "**Quantization**" in model_card(manifest8) and "--int8" in model_card(manifest8)
 
 
 @pytest.mark.needs_torch

@@ -52,7 +52,7 @@ def _ints(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers such as 16,48,96,160, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers such as 16,48,96,160, got {text!r}") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected positive whole numbers, got {text!r}")
     return values

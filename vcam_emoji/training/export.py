@@ -152,12 +152,14 @@ def _quantization_text(manifest: dict) -> str:
     q = manifest.get("quantization")
     if not q:
         return ""
-    return (f"\n- **Quantization**: the shipped file is {q['scheme']}, calibrated on {q['calibration']}. On "
-            f"FER-2013 PublicTest it agrees with the float32 model on {100 * q['top1_agreement_with_float32']:.1f}% of "
-            f"faces (largest probability difference {q['max_abs_prob_diff']}); float32 accuracy there "
-            f"{100 * q['float32_fer2013_publictest_accuracy']:.2f}%, int8 {100 * manifest['metrics']['fer2013_publictest_accuracy']:.2f}%. "
-            "int8 runs fastest on CPUs with VNNI (AVX-512 VNNI / AVX-VNNI, as on this machine); elsewhere it still "
-            "runs, with a smaller speed-up.")
+    text = f"\n- **Quantization**: the shipped file is {q['scheme']}, calibrated on {q['calibration']}."
+    if "top1_agreement_with_float32" in q:
+        fp32, int8 = q["float32_fer2013_publictest_accuracy"], manifest["metrics"]["fer2013_publictest_accuracy"]
+        text += (f" On FER-2013 PublicTest it agrees with the float32 model on "
+                 f"{100 * q['top1_agreement_with_float32']:.1f}% of faces (largest probability difference "
+                 f"{q['max_abs_prob_diff']}); accuracy float32 {100 * fp32:.2f}%, int8 {100 * int8:.2f}%.")
+    return text + (" int8 runs fastest on CPUs with VNNI (AVX-512 VNNI / AVX-VNNI, as on this machine); elsewhere "
+                   "it still runs, with a smaller speed-up.")
 
 
 def model_card(manifest: dict) -> str:
