@@ -32,13 +32,18 @@ def emoji_image(bgra: np.ndarray, size: int = ICON_SIZE) -> Image.Image:
     return out
 
 
-def _placeholder_face(size: int) -> Image.Image:
-    """A plain yellow face, for when no pack image is available."""
+def _disc(size: int, fill: tuple[int, ...], outline: tuple[int, ...]) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    """A transparent square with an outlined disc filling it, and a pen to draw on it."""
     img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     draw = ImageDraw.Draw(img)
     m = size // 16
-    draw.ellipse((m, m, size - m - 1, size - m - 1), fill=(255, 204, 51, 255), outline=(120, 90, 0, 255),
-                 width=max(1, size // 32))
+    draw.ellipse((m, m, size - m - 1, size - m - 1), fill=fill, outline=outline, width=max(1, size // 32))
+    return img, draw
+
+
+def _placeholder_face(size: int) -> Image.Image:
+    """A plain yellow face, for when no pack image is available."""
+    img, draw = _disc(size, (255, 204, 51, 255), (120, 90, 0, 255))
     eye = size // 10
     for x in (size * 0.35, size * 0.65):
         draw.ellipse((x - eye / 2, size * 0.35, x + eye / 2, size * 0.35 + eye), fill=(60, 40, 0, 255))
@@ -65,11 +70,7 @@ def _badge(img: Image.Image, kind: str) -> Image.Image:
 
 
 def _paused(size: int) -> Image.Image:
-    img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(img)
-    m = size // 16
-    draw.ellipse((m, m, size - m - 1, size - m - 1), fill=(110, 110, 110, 255), outline=(60, 60, 60, 255),
-                 width=max(1, size // 32))
+    img, draw = _disc(size, (110, 110, 110, 255), (60, 60, 60, 255))
     bar_w, bar_h = size * 0.12, size * 0.4
     for x in (size * 0.38, size * 0.62):
         draw.rectangle((x - bar_w / 2, (size - bar_h) / 2, x + bar_w / 2, (size + bar_h) / 2),
