@@ -262,3 +262,41 @@ def test_command_sets_the_architecture_and_rejects_a_bad_one(tmp_path: Path, cap
     with pytest.raises(SystemExit):
         command.main(["--data", str(train_npz), "--widths", "8,x"])
     assert "comma-separated whole numbers" in capsys.readouterr().err
+
+
+@pytest.mark.needs_torch
+def test_command_fine_tunes_from_a_checkpoint_keeping_its_architecture_and_normalisation(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch", reason="needs PyTorch (pip install torch==2.13.0 -e .[train])")
+    from vcam_emoji.training import command
+
+    train_npz, val_npz = write_npz(tmp_path / "t.npz", 6, 0), write_npz(tmp_path / "v.npz", 2, 1)
+    common = ["--data", str(train_npz), "--val", str(val_npz), "--epochs", "1", "--batch-size", "16", "--threads", "1"]
+    assert command.main(common + ["--out", str(tmp_path / "base"), "--widths", "8,16", "--depths", "1,1",
+                                  "--no-export"]) == 0
+    base = torch.load(tmp_path / "base" / "best.pt", map_location="cpu", weights_only=False)
+
+    # other data (brighter), default widths on the command line: the checkpoint's architecture and mean/std win
+    x, y = synthetic(6, 2)
+    np.savez(tmp_path / "bright.npz", x=np.clip(x.astype(int) + 40, 0, 255).astype(np.uint8), y=y)
+    assert command.main(["--data", str(tmp_path / "bright.npz"), "--val", str(val_npz), "--epochs", "1",
+                         "--batch-size", "16", "--threads", "1", "--out", str(tmp_path / "ft"),
+                         "--init", str(tmp_path / "base" / "best.pt"), "--label-smoothing", "0"]) == 0
+    tuned = torch.load(tmp_path / "ft" / "best.pt", map_location="cpu", weights_only=False)
+    assert tuple(tuned["config"]["widths"]) == (8, 16) and tuned["config"]["label_smoothing"] == 0
+    assert (tuned["mean"], tuned["std"]) == (base["mean"], base["std"])
+    assert tuned["model"].keys() == base["model"].keys()
+    manifest = json.loads((tmp_path / "ft" / "emocnn_fer2013.json").read_text())
+    assert "widths [8, 16]" in manifest["training"]["architecture"]
+    assert str(tmp_path / "base" / "best.pt") in manifest["training"]["fine_tuned_from"]
+
+
+def test_command_rejects_a_missing_or_broken_init_checkpoint(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("torch", reason="needs PyTorch (pip install torch==2.13.0 -e .[train])")
+    from vcam_emoji.training import command
+
+    train_npz = write_npz(tmp_path / "t.npz", 2, 0)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    for bad, message in ((tmp_path / "none.pt", "checkpoint not found"), (tmp_path / "junk.pt", "is not a checkpoint")):
+        assert command.main(["--data", str(train_npz), "--out", str(tmp_path / "r"), "--init", str(bad)]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "--init" in err

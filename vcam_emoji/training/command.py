@@ -23,6 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="FER+ PublicTest .npz, for the FER+ accuracy in the manifest")
     parser.add_argument("--soft-weight", type=float, default=0.3,
                         help="weight of the FER+ distribution in the target (default 0.3)")
+    parser.add_argument("--label-smoothing", type=float, default=0.1,
+                        help="label smoothing of targets without FER+ votes (default 0.1)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="fine-tune: start from this checkpoint (best.pt of an earlier run); its architecture "
+                             "and normalisation are kept")
     parser.add_argument("--epochs", type=int, default=120)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.05, help="peak SGD learning rate (default 0.05)")
@@ -88,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
                                               if a not in ("train", "--resume"))  # resuming keeps the recipe
         config = TrainConfig(
             data=args.data, val=args.val, soft_labels=args.soft_labels, ferplus_val=args.ferplus_val,
-            soft_weight=args.soft_weight, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out,
+            soft_weight=args.soft_weight, label_smoothing=args.label_smoothing, init=args.init, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out,
             resume=args.resume, seed=args.seed, threads=args.threads, max_steps=args.max_steps,
             export=not args.no_export and args.export_to is None, name=args.name, command=command, int8=args.int8,
             **{k: v for k, v in (("widths", args.widths), ("depths", args.depths)) if v is not None})

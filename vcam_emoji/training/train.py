@@ -51,6 +51,7 @@ class TrainConfig:
     threads: int = 2
     max_steps: int | None = None  # stop after this many optimiser steps (smoke tests)
     resume: bool = False
+    init: Path | None = None  # start from this checkpoint's weights (fine-tuning); its architecture and normalisation
     input_size: int = 48
     widths: tuple[int, ...] = (16, 48, 96, 160)
     depths: tuple[int, ...] = (1, 2, 2, 2)
@@ -93,6 +94,23 @@ def _bf16_supported() -> bool:
 
 def build_model(cfg: TrainConfig) -> EmoCNN:
     return EmoCNN(NUM_EXPRESSIONS, cfg.widths, cfg.depths, cfg.input_size, cfg.hidden, cfg.dropout)
+
+
+def _load_init(cfg: TrainConfig) -> tuple[TrainConfig, dict]:
+    """The checkpoint to fine-tune from, and ``cfg`` with that checkpoint's architecture (the weights must fit)."""
+    path = Path(cfg.init)
+    if not path.is_file():
+        raise InputError(f"--init: checkpoint not found: {path} (use best.pt or last.pt of an earlier run)")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+        arch = {k: ck["config"][k] for k in ("widths", "depths", "input_size", "hidden")}
+        mean, std = float(ck["mean"]), float(ck["std"])
+        ck["model"].keys()
+    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint gets the same message
+        raise InputError(f"--init: {path} is not a checkpoint written by vcam-emoji train ({exc})") from None
+    cfg = replace(cfg, widths=tuple(arch["widths"]), depths=tuple(arch["depths"]), input_size=int(arch["input_size"]),
+                  hidden=int(arch["hidden"]))
+    return cfg, {"model": ck["model"], "mean": mean, "std": std}
 
 
 def _config_json(cfg: TrainConfig) -> dict:
@@ -198,9 +216,13 @@ def train(config: TrainConfig) -> TrainResult:
     out.mkdir(parents=True, exist_ok=True)
     bf16 = _bf16_supported() if cfg.bf16 is None else cfg.bf16
 
+    init = None
+    if cfg.init is not None:
+        cfg, init = _load_init(cfg)
     train_ds, val_ds, notes = load_data(cfg)
-    mean = float(train_ds.x.mean())
-    std = float(train_ds.x.std())
+    # fine-tuning keeps the normalisation the weights were trained with
+    mean = init["mean"] if init else float(train_ds.x.mean())
+    std = init["std"] if init else float(train_ds.x.std())
     targets = torch.from_numpy(_targets(train_ds, cfg))
     x_train = torch.from_numpy(train_ds.x)
 
@@ -231,8 +253,12 @@ def train(config: TrainConfig) -> TrainResult:
         start_epoch, history = ck["epoch"] + 1, ck["history"]
         best_acc, best_epoch, elapsed_before = ck["best_acc"], ck["best_epoch"], ck.get("elapsed_s", 0.0)
         print(f"resumed from {last_path} after epoch {ck['epoch']} (best val acc {best_acc:.4f})", flush=True)
-    elif cfg.resume:
-        print(f"--resume: no checkpoint at {last_path}; starting from scratch", flush=True)
+    else:
+        if cfg.resume:
+            print(f"--resume: no checkpoint at {last_path}; starting from scratch", flush=True)
+        if init is not None:
+            model.load_state_dict(init["model"])
+            print(f"fine-tuning from {cfg.init}", flush=True)
 
     step = start_epoch * steps_per_epoch
     stopped = False
@@ -314,7 +340,7 @@ def export_checkpoint(checkpoint: Path, dest: Path, name: str = "emocnn_fer2013"
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     c = dict(ck["config"])
     cfg_fields = {k: v for k, v in c.items() if k in TrainConfig.__dataclass_fields__}
-    for k in ("data", "out", "val", "soft_labels", "ferplus_val"):
+    for k in ("data", "out", "val", "soft_labels", "ferplus_val", "init"):
         if cfg_fields.get(k) not in (None, "None"):
             cfg_fields[k] = Path(cfg_fields[k])
         else:
@@ -383,6 +409,7 @@ def export_checkpoint(checkpoint: Path, dest: Path, name: str = "emocnn_fer2013"
         "wall_clock_s": round(float(wall_clock_s), 1) if wall_clock_s is not None else None,
         "threads": cfg.threads,
         "seed": cfg.seed,
+        **({"fine_tuned_from": str(cfg.init)} if cfg.init else {}),
         "data_notes": ck.get("notes", {}),
     }
     origin = {
