@@ -300,3 +300,26 @@ def test_command_rejects_a_missing_or_broken_init_checkpoint(tmp_path: Path, cap
         assert command.main(["--data", str(train_npz), "--out", str(tmp_path / "r"), "--init", str(bad)]) == 1
         err = capsys.readouterr().err
         assert message in err and "--init" in err
+
+
+@pytest.mark.needs_torch
+def test_ema_weights_are_validated_exported_and_resumed(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch", reason="needs PyTorch (pip install torch==2.13.0 -e .[train])")
+    from vcam_emoji.training import command
+
+    train_npz, val_npz = write_npz(tmp_path / "t.npz", 8, 0), write_npz(tmp_path / "v.npz", 2, 1)
+    run = tmp_path / "run"
+    args = ["--data", str(train_npz), "--val", str(val_npz), "--out", str(run), "--batch-size", "16", "--threads", "1",
+            "--widths", "8,16", "--depths", "1,1", "--ema", "0.9", "--no-export"]
+    assert command.main(args + ["--epochs", "1"]) == 0
+    first = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    assert command.main(args + ["--epochs", "2", "--resume"]) == 0
+    last = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    # the kept weights are the average, not the raw ones; the average went on counting across the resume
+    w = "features.0.0.weight"
+    assert not torch.equal(last["model"][w], last["train_model"][w])
+    assert int(last["ema_model"]["n_averaged"]) == 2 * int(first["ema_model"]["n_averaged"]) > 0
+    assert all("val_acc_raw" in r for r in last["history"])
+    assert command.main(["--export-only", "--out", str(run)]) == 0
+    manifest = json.loads((run / "emocnn_fer2013.json").read_text())
+    assert "moving average of the weights (decay 0.9)" in manifest["training"]["optimizer"]

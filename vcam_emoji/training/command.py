@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", type=Path, default=None,
                         help="fine-tune: start from this checkpoint (best.pt of an earlier run); its architecture "
                              "and normalisation are kept")
+    parser.add_argument("--ema", type=float, default=0.0,
+                        help="validate, keep and export an exponential moving average of the weights with this decay "
+                             "(e.g. 0.999; default 0: off)")
     parser.add_argument("--epochs", type=int, default=120)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.05, help="peak SGD learning rate (default 0.05)")
@@ -93,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
                                               if a not in ("train", "--resume"))  # resuming keeps the recipe
         config = TrainConfig(
             data=args.data, val=args.val, soft_labels=args.soft_labels, ferplus_val=args.ferplus_val,
-            soft_weight=args.soft_weight, label_smoothing=args.label_smoothing, init=args.init, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out,
+            soft_weight=args.soft_weight, label_smoothing=args.label_smoothing, init=args.init, ema=args.ema, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out,
             resume=args.resume, seed=args.seed, threads=args.threads, max_steps=args.max_steps,
             export=not args.no_export and args.export_to is None, name=args.name, command=command, int8=args.int8,
             **{k: v for k, v in (("widths", args.widths), ("depths", args.depths)) if v is not None})

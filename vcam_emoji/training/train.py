@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from vcam_emoji.errors import InputError
@@ -47,6 +48,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     warmup_epochs: float = 2.0
+    ema: float = 0.0  # > 0: validate, select and export an exponential moving average of the weights with this decay
     seed: int = 0
     threads: int = 2
     max_steps: int | None = None  # stop after this many optimiser steps (smoke tests)
@@ -246,7 +248,7 @@ def train(config: TrainConfig) -> TrainResult:
     last_path, best_path = out / "last.pt", out / "best.pt"
     if cfg.resume and last_path.is_file():
         ck = torch.load(last_path, map_location="cpu", weights_only=False)
-        model.load_state_dict(ck["model"])
+        model.load_state_dict(ck.get("train_model", ck["model"]))
         opt.load_state_dict(ck["optimizer"])
         gen.set_state(ck["generator"])
         torch.set_rng_state(ck["torch_rng"])
@@ -262,6 +264,12 @@ def train(config: TrainConfig) -> TrainResult:
 
     step = start_epoch * steps_per_epoch
     stopped = False
+    ema_model = None
+    if cfg.ema > 0:
+        ema_model = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+        if start_epoch and "ema_model" in ck:
+            ema_model.load_state_dict(ck["ema_model"])
+    selected = ema_model.module if ema_model is not None else model  # the weights validated, kept and exported
     for epoch in range(start_epoch, cfg.epochs):
         t_epoch = time.time()
         model.train()
@@ -281,6 +289,8 @@ def train(config: TrainConfig) -> TrainResult:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if ema_model is not None:
+                ema_model.update_parameters(model)
             step += 1
             loss_sum += float(loss.detach()) * len(idx)
             correct += int((logits.detach().argmax(1) == tb.argmax(1)).sum())
@@ -291,19 +301,21 @@ def train(config: TrainConfig) -> TrainResult:
                 stopped = True
                 break
         bar.close()
-        val_probs = predict_probs(model, val_ds.x, mean, std)
-        val_acc = float((val_probs.argmax(1) == val_ds.y).mean())
+        val_acc = float((predict_probs(selected, val_ds.x, mean, std).argmax(1) == val_ds.y).mean())
         record = {"epoch": epoch + 1, "train_loss": loss_sum / max(1, seen), "train_acc": correct / max(1, seen),
                   "val_acc": val_acc, "lr": opt.param_groups[0]["lr"], "epoch_s": round(time.time() - t_epoch, 1),
                   "steps": step}
+        if ema_model is not None:  # the raw weights too, to see what the average adds
+            record["val_acc_raw"] = float((predict_probs(model, val_ds.x, mean, std).argmax(1) == val_ds.y).mean())
         history.append(record)
         elapsed = elapsed_before + time.time() - t_start
-        state = {"model": model.state_dict(), "config": _config_json(cfg), "mean": mean, "std": std,
+        state = {"model": selected.state_dict(), "config": _config_json(cfg), "mean": mean, "std": std,
                  "epoch": epoch, "val_acc": val_acc, "notes": notes}
         if val_acc > best_acc:
             best_acc, best_epoch = val_acc, epoch + 1
             torch.save(state, best_path)
-        torch.save({**state, "optimizer": opt.state_dict(), "generator": gen.get_state(),
+        extra = {"train_model": model.state_dict(), "ema_model": ema_model.state_dict()} if ema_model is not None else {}
+        torch.save({**state, **extra, "optimizer": opt.state_dict(), "generator": gen.get_state(),
                     "torch_rng": torch.get_rng_state(), "history": history, "best_acc": best_acc,
                     "best_epoch": best_epoch, "elapsed_s": elapsed}, last_path)
         (out / "history.json").write_text(json.dumps(history, indent=1))
@@ -395,7 +407,9 @@ def export_checkpoint(checkpoint: Path, dest: Path, name: str = "emocnn_fer2013"
                         f"3x3 conv-BN-ReLU + 2x2 max-pool per stage, FC {cfg.hidden} + dropout {cfg.dropout}",
         "parameters": count_parameters(model),
         "optimizer": f"SGD nesterov momentum {cfg.momentum}, weight decay {cfg.weight_decay}, lr {cfg.lr} "
-                     f"with {cfg.warmup_epochs} warm-up epochs then cosine to 0, batch {cfg.batch_size}",
+                     f"with {cfg.warmup_epochs} warm-up epochs then cosine to 0, batch {cfg.batch_size}"
+                     + (f"; exponential moving average of the weights (decay {cfg.ema}) validated and exported"
+                        if cfg.ema > 0 else ""),
         "targets": (f"(1-{cfg.soft_weight}) one-hot FER-2013 label + {cfg.soft_weight} FER+ vote distribution; "
                     f"label smoothing {cfg.label_smoothing} where FER+ has no votes") if cfg.soft_labels else
                    f"FER-2013 labels with label smoothing {cfg.label_smoothing}",
