@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
                                               if a not in ("train", "--resume"))  # resuming keeps the recipe
         config = TrainConfig(
             data=args.data, val=args.val, soft_labels=args.soft_labels, ferplus_val=args.ferplus_val,
-            soft_weight=args.soft_weight, label_smoothing=args.label_smoothing, init=args.init, ema=args.ema, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out,
+            soft_weight=args.soft_weight, label_smoothing=args.label_smoothing, init=args.init, ema=args.ema,
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out,
             resume=args.resume, seed=args.seed, threads=args.threads, max_steps=args.max_steps,
             export=not args.no_export and args.export_to is None, name=args.name, command=command, int8=args.int8,
             **{k: v for k, v in (("widths", args.widths), ("depths", args.depths)) if v is not None})

@@ -107,12 +107,12 @@ def _load_init(cfg: TrainConfig) -> tuple[TrainConfig, dict]:
         ck = torch.load(path, map_location="cpu", weights_only=False)
         arch = {k: ck["config"][k] for k in ("widths", "depths", "input_size", "hidden")}
         mean, std = float(ck["mean"]), float(ck["std"])
-        ck["model"].keys()
+        weights = dict(ck["model"])
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint gets the same message
         raise InputError(f"--init: {path} is not a checkpoint written by vcam-emoji train ({exc})") from None
     cfg = replace(cfg, widths=tuple(arch["widths"]), depths=tuple(arch["depths"]), input_size=int(arch["input_size"]),
                   hidden=int(arch["hidden"]))
-    return cfg, {"model": ck["model"], "mean": mean, "std": std}
+    return cfg, {"model": weights, "mean": mean, "std": std}
 
 
 def _config_json(cfg: TrainConfig) -> dict:
@@ -246,6 +246,7 @@ def train(config: TrainConfig) -> TrainResult:
 
     start_epoch, history, best_acc, best_epoch, elapsed_before = 0, [], -1.0, -1, 0.0
     last_path, best_path = out / "last.pt", out / "best.pt"
+    ck: dict = {}  # the checkpoint resumed from
     if cfg.resume and last_path.is_file():
         ck = torch.load(last_path, map_location="cpu", weights_only=False)
         model.load_state_dict(ck.get("train_model", ck["model"]))
@@ -267,7 +268,7 @@ def train(config: TrainConfig) -> TrainResult:
     ema_model = None
     if cfg.ema > 0:
         ema_model = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
-        if start_epoch and "ema_model" in ck:
+        if "ema_model" in ck:
             ema_model.load_state_dict(ck["ema_model"])
     selected = ema_model.module if ema_model is not None else model  # the weights validated, kept and exported
     for epoch in range(start_epoch, cfg.epochs):
