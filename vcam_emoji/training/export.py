@@ -79,13 +79,16 @@ def quantize_int8(fp32_path: Path, out_path: Path, calibration: np.ndarray) -> d
             "calibration": f"{len(calibration)} training images", "float32_sha256": sha256_of(fp32_path)}
 
 
-def compare_int8(fp32_path: Path, int8_path: Path, inputs: np.ndarray) -> dict:
-    """How closely the int8 model follows the float32 one on ``inputs`` (N, 1, H, W)."""
-    a, b = evaluate.cpu_session(fp32_path, threads=1), evaluate.cpu_session(int8_path, threads=1)
-    pa = np.concatenate([a.run(None, {"input": inputs[i:i + 256]})[0] for i in range(0, len(inputs), 256)])
-    pb = np.concatenate([b.run(None, {"input": inputs[i:i + 256]})[0] for i in range(0, len(inputs), 256)])
+def compare_int8(fp32_path: Path, int8_path: Path, x: np.ndarray, y: np.ndarray, input_size: int, mean: float,
+                 std: float) -> dict:
+    """How closely the int8 model follows the float32 one on uint8 grey faces ``x`` (labels ``y``), and the float32
+    model's accuracy on them."""
+    size_hw = (input_size, input_size)
+    pa = evaluate.predict(evaluate.cpu_session(fp32_path), x, size_hw, mean, std)
+    pb = evaluate.predict(evaluate.cpu_session(int8_path), x, size_hw, mean, std)
     return {"top1_agreement_with_float32": round(float((pa.argmax(1) == pb.argmax(1)).mean()), 4),
-            "max_abs_prob_diff": round(float(np.abs(pa - pb).max()), 4), "n_inputs": int(len(inputs))}
+            "max_abs_prob_diff": round(float(np.abs(pa - pb).max()), 4), "n_inputs": int(len(x)),
+            "float32_fer2013_publictest_accuracy": evaluate.accuracy_report(pa, y)["accuracy"]}
 
 
 def git_commit(repo: Path) -> str:
