@@ -200,6 +200,13 @@ def test_tiny_training_run_learns_exports_and_writes_the_manifest(tmp_path: Path
     assert manifest8["metrics"]["fer2013_publictest_accuracy"] >= result.best_val_accuracy - 0.1
     assert onnx8.stat().st_size < result.onnx_path.stat().st_size
     assert sorted(p.name for p in (tmp_path / "int8").iterdir()) == ["tiny.json", "tiny.onnx"]  # no float32 left
+    import onnx
+    from onnx import numpy_helper
+
+    int8_weights = [numpy_helper.to_array(t) for t in onnx.load(str(onnx8)).graph.initializer
+                    if t.data_type == onnx.TensorProto.INT8]
+    # conv and dense weights in 7 bits: 255 * 64 * 2 fits the 16-bit pair sums of x86 CPUs without VNNI
+    assert int8_weights and all(int(np.abs(w.astype(np.int16)).max()) <= 64 for w in int8_weights)
     assert load_model_spec(manifest8_path).name == "tiny"
     from vcam_emoji.training.export import model_card
 
