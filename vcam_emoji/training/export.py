@@ -57,8 +57,8 @@ def quantize_int8(fp32_path: Path, out_path: Path, calibration: np.ndarray) -> d
 
     Weights use 7 bits (``reduce_range``): on x86 CPUs without VNNI, onnxruntime multiplies uint8 activations by int8
     weights with VPMADDUBSW, whose 16-bit pair sums can saturate with full 8-bit weights; with 7-bit weights they
-    cannot, so the model gives the same answers there as on the VNNI CPU it was checked on. On the EMA model of
-    MODELS.md this cost nothing (68.46% vs 68.24% FER-2013 PublicTest, same speed)."""
+    cannot, so the model gives the same answers there as on the VNNI CPU it was checked on. What it costs in
+    accuracy is measured in models/MODELS.md ("Toward 71%")."""
     import tempfile
 
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
