@@ -330,3 +330,57 @@ def test_ema_weights_are_validated_exported_and_resumed(tmp_path: Path) -> None:
     assert command.main(["--export-only", "--out", str(run)]) == 0
     manifest = json.loads((run / "emocnn_fer2013.json").read_text())
     assert "moving average of the weights (decay 0.9)" in manifest["training"]["optimizer"]
+
+
+@pytest.mark.needs_torch
+def test_teacher_probabilities_use_each_teachers_own_normalisation() -> None:
+    torch = pytest.importorskip("torch", reason="needs PyTorch (pip install torch==2.13.0 -e .[train])")
+    from vcam_emoji.training.model import EmoCNN
+    from vcam_emoji.training.train import Teacher, _teacher_probs
+
+    torch.manual_seed(0)
+    nets = [EmoCNN(7, (8, 16), (1, 1), 48, 32).eval() for _ in range(2)]
+    teachers = [Teacher(nets[0], 100.0, 50.0), Teacher(nets[1], 140.0, 70.0)]
+    raw = torch.rand(4, 1, 48, 48) * 255
+    student_mean, student_std = 129.0, 65.0
+    got = _teacher_probs(teachers, (raw - student_mean) / student_std, student_mean, student_std, bf16=False)
+    with torch.no_grad():
+        want = sum(torch.softmax(t.model((raw - t.mean) / t.std), 1) for t in teachers) / 2
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.needs_torch
+def test_distillation_learns_the_teachers_answers_over_wrong_labels(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="needs PyTorch (pip install torch==2.13.0 -e .[train])")
+    from vcam_emoji.training import command
+
+    train_npz, val_npz = write_npz(tmp_path / "t.npz", 40, 0), write_npz(tmp_path / "v.npz", 10, 1)
+    x, y = synthetic(40, 0)
+    np.savez(tmp_path / "wrong.npz", x=x, y=((y + 1) % 7).astype(np.uint8))  # every label shifted to the next class
+    common = ["--val", str(val_npz), "--batch-size", "16", "--threads", "1", "--widths", "8,16", "--depths", "1,1",
+              "--epochs", "6", "--label-smoothing", "0"]
+    assert command.main(common + ["--data", str(train_npz), "--out", str(tmp_path / "teacher"), "--no-export"]) == 0
+    runs = {}
+    for name, weight in (("labels", "0"), ("teacher", "1")):
+        out = tmp_path / f"student_{name}"
+        assert command.main(common + ["--data", str(tmp_path / "wrong.npz"), "--out", str(out), "--teacher",
+                                      str(tmp_path / "teacher" / "best.pt"), "--distill-weight", weight]) == 0
+        runs[name] = json.loads((out / "emocnn_fer2013.json").read_text())["metrics"]["fer2013_publictest_accuracy"]
+    # the wrong labels alone teach the shifted classes; the teacher's answers teach the right ones
+    assert runs["labels"] < 0.5 < 0.9 < runs["teacher"]
+    manifest = json.loads((tmp_path / "student_teacher" / "emocnn_fer2013.json").read_text())
+    assert manifest["training"]["teachers"] == [str(tmp_path / "teacher" / "best.pt")]
+    assert "teacher model(s)" in manifest["training"]["targets"]
+
+
+def test_command_rejects_a_bad_teacher_or_weight(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("torch", reason="needs PyTorch (pip install torch==2.13.0 -e .[train])")
+    from vcam_emoji.training import command
+
+    train_npz = write_npz(tmp_path / "t.npz", 2, 0)
+    common = ["--data", str(train_npz), "--out", str(tmp_path / "r"), "--epochs", "1", "--threads", "1"]
+    assert command.main(common + ["--teacher", str(tmp_path / "none.pt")]) == 1
+    assert "--teacher: checkpoint not found" in capsys.readouterr().err
+    assert command.main(common + ["--widths", "8,16", "--depths", "1,1", "--no-export"]) == 0
+    assert command.main(common + ["--teacher", str(tmp_path / "r" / "best.pt"), "--distill-weight", "1.5"]) == 1
+    assert "--distill-weight must be between 0 and 1" in capsys.readouterr().err

@@ -28,6 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", type=Path, default=None,
                         help="fine-tune: start from this checkpoint (best.pt of an earlier run); its architecture "
                              "and normalisation are kept")
+    parser.add_argument("--teacher", type=Path, action="append", default=[], metavar="CHECKPOINT",
+                        help="distil: blend this trained checkpoint's prediction on each augmented batch into the "
+                             "target (repeat for several; their mean is used)")
+    parser.add_argument("--distill-weight", type=float, default=0.5,
+                        help="weight of the teachers' prediction in the target (default 0.5)")
     parser.add_argument("--ema", type=float, default=0.0,
                         help="validate, keep and export an exponential moving average of the weights with this decay "
                              "(e.g. 0.999; default 0: off)")
@@ -97,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         config = TrainConfig(
             data=args.data, val=args.val, soft_labels=args.soft_labels, ferplus_val=args.ferplus_val,
             soft_weight=args.soft_weight, label_smoothing=args.label_smoothing, init=args.init, ema=args.ema,
+            teachers=tuple(args.teacher), distill_weight=args.distill_weight,
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out,
             resume=args.resume, seed=args.seed, threads=args.threads, max_steps=args.max_steps,
             export=not args.no_export and args.export_to is None, name=args.name, command=command, int8=args.int8,

@@ -54,6 +54,8 @@ class TrainConfig:
     max_steps: int | None = None  # stop after this many optimiser steps (smoke tests)
     resume: bool = False
     init: Path | None = None  # start from this checkpoint's weights (fine-tuning); its architecture and normalisation
+    teachers: tuple[Path, ...] = ()  # distillation: checkpoints whose mean prediction on each augmented batch ...
+    distill_weight: float = 0.5  # ... is blended into the target: (1 - w) * target + w * teacher probabilities
     input_size: int = 48
     widths: tuple[int, ...] = (16, 48, 96, 160)
     depths: tuple[int, ...] = (1, 2, 2, 2)
@@ -98,21 +100,60 @@ def build_model(cfg: TrainConfig) -> EmoCNN:
     return EmoCNN(NUM_EXPRESSIONS, cfg.widths, cfg.depths, cfg.input_size, cfg.hidden, cfg.dropout)
 
 
-def _load_init(cfg: TrainConfig) -> tuple[TrainConfig, dict]:
-    """The checkpoint to fine-tune from, and ``cfg`` with that checkpoint's architecture (the weights must fit)."""
-    path = Path(cfg.init)
+def _read_checkpoint(path: Path, flag: str) -> tuple[dict, float, float, dict]:
+    """Architecture, normalisation mean and std, and weights of a checkpoint of ``train``; ``flag`` names the option."""
     if not path.is_file():
-        raise InputError(f"--init: checkpoint not found: {path} (use best.pt or last.pt of an earlier run)")
+        raise InputError(f"{flag}: checkpoint not found: {path} (use best.pt or last.pt of an earlier run)")
     try:
         ck = torch.load(path, map_location="cpu", weights_only=False)
         arch = {k: ck["config"][k] for k in ("widths", "depths", "input_size", "hidden")}
-        mean, std = float(ck["mean"]), float(ck["std"])
-        weights = dict(ck["model"])
+        return arch, float(ck["mean"]), float(ck["std"]), dict(ck["model"])
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint gets the same message
-        raise InputError(f"--init: {path} is not a checkpoint written by vcam-emoji train ({exc})") from None
+        raise InputError(f"{flag}: {path} is not a checkpoint written by vcam-emoji train ({exc})") from None
+
+
+def _load_init(cfg: TrainConfig) -> tuple[TrainConfig, dict]:
+    """The checkpoint to fine-tune from, and ``cfg`` with that checkpoint's architecture (the weights must fit)."""
+    arch, mean, std, weights = _read_checkpoint(Path(cfg.init), "--init")
     cfg = replace(cfg, widths=tuple(arch["widths"]), depths=tuple(arch["depths"]), input_size=int(arch["input_size"]),
                   hidden=int(arch["hidden"]))
     return cfg, {"model": weights, "mean": mean, "std": std}
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """A trained model kept frozen for distillation, with the normalisation it was trained with."""
+
+    model: EmoCNN
+    mean: float
+    std: float
+
+
+def _load_teachers(cfg: TrainConfig) -> list[Teacher]:
+    if cfg.teachers and not 0 <= cfg.distill_weight <= 1:
+        raise InputError(f"--distill-weight must be between 0 and 1, got {cfg.distill_weight}")
+    teachers = []
+    for path in cfg.teachers:
+        arch, mean, std, weights = _read_checkpoint(Path(path), "--teacher")
+        if int(arch["input_size"]) != cfg.input_size:
+            raise InputError(f"--teacher: {path} takes {arch['input_size']} px faces, this run {cfg.input_size} px")
+        net = EmoCNN(NUM_EXPRESSIONS, tuple(arch["widths"]), tuple(arch["depths"]), int(arch["input_size"]),
+                     int(arch["hidden"]))
+        net.load_state_dict(weights)
+        teachers.append(Teacher(net.eval().requires_grad_(False).to(memory_format=torch.channels_last), mean, std))
+    return teachers
+
+
+@torch.no_grad()
+def _teacher_probs(teachers: list[Teacher], xb: torch.Tensor, mean: float, std: float, bf16: bool) -> torch.Tensor:
+    """The teachers' mean class probabilities on a batch normalised with (mean, std), in each one's own units."""
+    total = None
+    for t in teachers:
+        x = xb if (t.mean, t.std) == (mean, std) else xb * (std / t.std) + (mean - t.mean) / t.std
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            p = torch.softmax(t.model(x).float(), dim=1)
+        total = p if total is None else total + p
+    return total / len(teachers)
 
 
 def _config_json(cfg: TrainConfig) -> dict:
@@ -226,6 +267,7 @@ def train(config: TrainConfig) -> TrainResult:
     mean = init["mean"] if init else float(train_ds.x.mean())
     std = init["std"] if init else float(train_ds.x.std())
     targets = torch.from_numpy(_targets(train_ds, cfg))
+    teachers = _load_teachers(cfg)
     x_train = torch.from_numpy(train_ds.x)
 
     model = build_model(cfg).to(memory_format=torch.channels_last)
@@ -234,6 +276,9 @@ def train(config: TrainConfig) -> TrainResult:
     print(text, flush=True)
     print(f"data: {notes}\nclass counts (train): {dict(zip(EXPRESSION_LABELS, train_ds.class_counts()))}\n"
           f"normalisation: mean {mean:.3f} std {std:.3f}; bf16 autocast: {bf16}", flush=True)
+    if teachers:
+        print(f"distilling from {len(teachers)} teacher(s), weight {cfg.distill_weight}: "
+              + ", ".join(str(p) for p in cfg.teachers), flush=True)
 
     decay, no_decay = [], []
     for p in model.parameters():
@@ -286,6 +331,8 @@ def train(config: TrainConfig) -> TrainResult:
             idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             xb = augment(_to_input(x_train[idx], mean, std), cfg.augment, gen).contiguous(memory_format=torch.channels_last)
             tb = targets[idx]
+            if teachers:
+                tb = (1 - cfg.distill_weight) * tb + cfg.distill_weight * _teacher_probs(teachers, xb, mean, std, bf16)
             for g in opt.param_groups:
                 g["lr"] = _lr_at(step, total_steps, steps_per_epoch, cfg)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -362,6 +409,7 @@ def export_checkpoint(checkpoint: Path, dest: Path, name: str = "emocnn_fer2013"
             cfg_fields[k] = Path(cfg_fields[k])
         else:
             cfg_fields[k] = None
+    cfg_fields["teachers"] = tuple(Path(p) for p in c.get("teachers", ()))
     cfg_fields["widths"], cfg_fields["depths"] = tuple(c["widths"]), tuple(c["depths"])
     cfg_fields["augment"] = AugmentConfig(**{k: (tuple(v) if isinstance(v, list) else v)
                                              for k, v in c["augment"].items()})
@@ -412,7 +460,9 @@ def export_checkpoint(checkpoint: Path, dest: Path, name: str = "emocnn_fer2013"
                         if cfg.ema > 0 else ""),
         "targets": (f"(1-{cfg.soft_weight}) one-hot FER-2013 label + {cfg.soft_weight} FER+ vote distribution; "
                     f"label smoothing {cfg.label_smoothing} where FER+ has no votes") if cfg.soft_labels else
-                   f"FER-2013 labels with label smoothing {cfg.label_smoothing}",
+                   f"FER-2013 labels with label smoothing {cfg.label_smoothing}"
+                   + (f"; blended (weight {cfg.distill_weight}) with the mean prediction of {len(cfg.teachers)} "
+                      f"teacher model(s) on each augmented batch" if cfg.teachers else ""),
         "augmentation": asdict(cfg.augment),
         "precision": "bfloat16 autocast (CPU) for training; " + ("int8 export" if int8 else "float32 export"),
         "epochs_planned": cfg.epochs,
@@ -424,6 +474,7 @@ def export_checkpoint(checkpoint: Path, dest: Path, name: str = "emocnn_fer2013"
         "threads": cfg.threads,
         "seed": cfg.seed,
         **({"fine_tuned_from": str(cfg.init)} if cfg.init else {}),
+        **({"teachers": [str(p) for p in cfg.teachers]} if cfg.teachers else {}),
         "data_notes": ck.get("notes", {}),
     }
     origin = {
