@@ -359,18 +359,65 @@ def test_distillation_learns_the_teachers_answers_over_wrong_labels(tmp_path: Pa
     np.savez(tmp_path / "wrong.npz", x=x, y=((y + 1) % 7).astype(np.uint8))  # every label shifted to the next class
     common = ["--val", str(val_npz), "--batch-size", "16", "--threads", "1", "--widths", "8,16", "--depths", "1,1",
               "--epochs", "6", "--label-smoothing", "0"]
-    assert command.main(common + ["--data", str(train_npz), "--out", str(tmp_path / "teacher"), "--no-export"]) == 0
+    assert command.main(common + ["--data", str(train_npz), "--out", str(tmp_path / "teacher")]) == 0
+    teachers = {"checkpoint": tmp_path / "teacher" / "best.pt", "onnx": tmp_path / "teacher" / "emocnn_fer2013.onnx"}
     runs = {}
-    for name, weight in (("labels", "0"), ("teacher", "1")):
+    for name, teacher, weight in (("labels", teachers["checkpoint"], "0"), ("checkpoint", teachers["checkpoint"], "1"),
+                                  ("onnx", teachers["onnx"], "1")):
         out = tmp_path / f"student_{name}"
         assert command.main(common + ["--data", str(tmp_path / "wrong.npz"), "--out", str(out), "--teacher",
-                                      str(tmp_path / "teacher" / "best.pt"), "--distill-weight", weight]) == 0
+                                      str(teacher), "--distill-weight", weight]) == 0
         runs[name] = json.loads((out / "emocnn_fer2013.json").read_text())["metrics"]["fer2013_publictest_accuracy"]
-    # the wrong labels alone teach the shifted classes; the teacher's answers teach the right ones
-    assert runs["labels"] < 0.5 < 0.9 < runs["teacher"]
-    manifest = json.loads((tmp_path / "student_teacher" / "emocnn_fer2013.json").read_text())
-    assert manifest["training"]["teachers"] == [str(tmp_path / "teacher" / "best.pt")]
+    # the wrong labels alone teach the shifted classes; the teacher's answers (either file) teach the right ones
+    assert runs["labels"] < 0.5 < 0.9 < min(runs["checkpoint"], runs["onnx"])
+    manifest = json.loads((tmp_path / "student_onnx" / "emocnn_fer2013.json").read_text())
+    assert manifest["training"]["teachers"] == [str(teachers["onnx"])]
     assert "teacher model(s)" in manifest["training"]["targets"]
+
+
+@pytest.mark.needs_torch
+def test_an_exported_teacher_predicts_what_its_checkpoint_does(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch", reason="needs PyTorch (pip install torch==2.13.0 -e .[train])")
+    from vcam_emoji.training import command
+    from vcam_emoji.training.train import TrainConfig, _load_teachers, _teacher_probs
+
+    run = tmp_path / "r"
+    assert command.main(["--data", str(write_npz(tmp_path / "t.npz", 6, 0)), "--out", str(run), "--epochs", "1",
+                         "--threads", "1", "--widths", "8,16", "--depths", "1,1", "--batch-size", "16"]) == 0
+    cfg = TrainConfig(data=tmp_path / "t.npz", out=run, threads=1,
+                      teachers=(run / "best.pt", run / "emocnn_fer2013.onnx"))
+    from_checkpoint, from_onnx = _load_teachers(cfg)
+    raw = torch.rand(5, 1, 48, 48) * 255
+    xb = (raw - 120.0) / 60.0  # a student with its own normalisation
+    want = _teacher_probs([from_checkpoint], xb, 120.0, 60.0, bf16=False)
+    got = _teacher_probs([from_onnx], xb, 120.0, 60.0, bf16=False)
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=0)
+    assert not torch.allclose(want, torch.full_like(want, 1 / 7), atol=1e-3)  # the teacher says something
+
+
+@pytest.mark.needs_torch
+def test_mixup_blends_each_image_and_its_target_with_the_same_weight() -> None:
+    torch = pytest.importorskip("torch", reason="needs PyTorch (pip install torch==2.13.0 -e .[train])")
+    from vcam_emoji.training.train import _mixup
+
+    x = torch.rand(7, 1, 48, 48)
+    t = torch.eye(7)  # one class per image, so each mixed target names the two images blended
+    gen = torch.Generator().manual_seed(3)
+    weights = []
+    for _ in range(20):
+        mx, mt = _mixup(x, t, 0.2, gen)
+        torch.testing.assert_close(mt.sum(1), torch.ones(7))
+        for i in range(7):
+            lam = float(mt[i, i])
+            others = [j for j in range(7) if j != i and mt[i, j] > 0]
+            j = others[0] if others else i
+            assert len(others) <= 1
+            torch.testing.assert_close(mx[i], lam * x[i] + (1 - lam) * x[j])
+        weights.append(max(float(mt[0].max()), 1e-9))
+    assert 0.5 <= min(weights) and max(weights) <= 1 and len(set(weights)) > 1
+    again = _mixup(x, t, 0.2, torch.Generator().manual_seed(3))
+    first = _mixup(x, t, 0.2, torch.Generator().manual_seed(3))
+    assert torch.equal(again[0], first[0]) and torch.equal(again[1], first[1])  # the run's generator decides
 
 
 def test_command_rejects_a_bad_teacher_or_weight(tmp_path: Path, capsys) -> None:
@@ -384,3 +431,8 @@ def test_command_rejects_a_bad_teacher_or_weight(tmp_path: Path, capsys) -> None
     assert command.main(common + ["--widths", "8,16", "--depths", "1,1", "--no-export"]) == 0
     assert command.main(common + ["--teacher", str(tmp_path / "r" / "best.pt"), "--distill-weight", "1.5"]) == 1
     assert "--distill-weight must be between 0 and 1" in capsys.readouterr().err
+    (tmp_path / "bad.onnx").write_bytes(b"not a model")
+    assert command.main(common + ["--teacher", str(tmp_path / "bad.onnx")]) == 1
+    assert "--teacher: " in (err := capsys.readouterr().err) and "bad.json" in err  # its manifest is missing
+    assert command.main(common + ["--mixup", "-1"]) == 1
+    assert "--mixup must be 0 (off) or a positive" in capsys.readouterr().err

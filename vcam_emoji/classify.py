@@ -123,8 +123,12 @@ class ExpressionClassifier:
         """Probabilities (N, 7) in FER order for grey uint8 face crops (e.g. FER-2013 48x48 images)."""
         if len(grey_crops) == 0:
             return np.zeros((0, NUM_EXPRESSIONS), np.float32)
-        out = self.session.run(None, {self._input_name: self.preprocess(grey_crops)})[0]
-        out = np.asarray(out, np.float32).reshape(len(grey_crops), -1)
+        return self.predict_batch(self.preprocess(grey_crops))
+
+    def predict_batch(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities (N, 7) for a network input batch as ``preprocess`` makes it (float32, N x 1 x H x W)."""
+        out = self.session.run(None, {self._input_name: np.ascontiguousarray(batch, np.float32)})[0]
+        out = np.asarray(out, np.float32).reshape(len(batch), -1)
         if out.shape[1] != NUM_EXPRESSIONS:
             raise ModelError(f"{self.source}: model gave {out.shape[1]} outputs per face, expected {NUM_EXPRESSIONS}")
         return softmax(out) if self.input.outputs_logits else out

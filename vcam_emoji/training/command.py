@@ -25,12 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="weight of the FER+ distribution in the target (default 0.3)")
     parser.add_argument("--label-smoothing", type=float, default=0.1,
                         help="label smoothing of targets without FER+ votes (default 0.1)")
+    parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                        help="mixup: blend each batch with a shuffled copy of itself (images and targets), weight "
+                             "drawn from Beta(ALPHA, ALPHA), e.g. 0.2 (default 0: off)")
     parser.add_argument("--init", type=Path, default=None,
                         help="fine-tune: start from this checkpoint (best.pt of an earlier run); its architecture "
                              "and normalisation are kept")
-    parser.add_argument("--teacher", type=Path, action="append", default=[], metavar="CHECKPOINT",
-                        help="distil: blend this trained checkpoint's prediction on each augmented batch into the "
-                             "target (repeat for several; their mean is used)")
+    parser.add_argument("--teacher", type=Path, action="append", default=[], metavar="MODEL",
+                        help="distil: blend this trained model's prediction on each augmented batch into the target; "
+                             "a checkpoint of train (best.pt) or an exported .onnx with its .json manifest beside it, "
+                             "e.g. models/emocnn_fer2013.onnx (repeat for several; their mean is used)")
     parser.add_argument("--distill-weight", type=float, default=0.5,
                         help="weight of the teachers' prediction in the target (default 0.5)")
     parser.add_argument("--ema", type=float, default=0.0,
@@ -101,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
                                               if a not in ("train", "--resume"))  # resuming keeps the recipe
         config = TrainConfig(
             data=args.data, val=args.val, soft_labels=args.soft_labels, ferplus_val=args.ferplus_val,
-            soft_weight=args.soft_weight, label_smoothing=args.label_smoothing, init=args.init, ema=args.ema,
+            soft_weight=args.soft_weight, label_smoothing=args.label_smoothing, mixup=args.mixup,
+            init=args.init, ema=args.ema,
             teachers=tuple(args.teacher), distill_weight=args.distill_weight,
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out,
             resume=args.resume, seed=args.seed, threads=args.threads, max_steps=args.max_steps,

@@ -22,7 +22,10 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from vcam_emoji.errors import InputError
+from vcam_emoji.classify import ExpressionClassifier
+from vcam_emoji.errors import EmojiCamError, InputError
+from vcam_emoji.models import load_model_spec
+from vcam_emoji.onnx_session import create_session
 from vcam_emoji.training import export as export_mod
 from vcam_emoji.training.augment import AugmentConfig, augment
 from vcam_emoji.training.data import FaceDataset, drop_overlap, load_dataset, load_soft_labels
@@ -42,6 +45,7 @@ class TrainConfig:
     ferplus_val: Path | None = None  # FER+ PublicTest (.npz) for the second reported metric
     soft_weight: float = 0.3  # target = (1 - w) * one-hot(FER label) + w * FER+ distribution
     label_smoothing: float = 0.1  # for rows without FER+ votes (or without a soft-label file)
+    mixup: float = 0.0  # > 0: blend each batch with a shuffled copy of itself, weight ~ Beta(mixup, mixup)
     epochs: int = 120
     batch_size: int = 128
     lr: float = 0.05
@@ -54,7 +58,7 @@ class TrainConfig:
     max_steps: int | None = None  # stop after this many optimiser steps (smoke tests)
     resume: bool = False
     init: Path | None = None  # start from this checkpoint's weights (fine-tuning); its architecture and normalisation
-    teachers: tuple[Path, ...] = ()  # distillation: checkpoints whose mean prediction on each augmented batch ...
+    teachers: tuple[Path, ...] = ()  # distillation: checkpoints or exported .onnx whose mean prediction on a batch ...
     distill_weight: float = 0.5  # ... is blended into the target: (1 - w) * target + w * teacher probabilities
     input_size: int = 48
     widths: tuple[int, ...] = (16, 48, 96, 160)
@@ -128,12 +132,45 @@ class Teacher:
     mean: float
     std: float
 
+    def probs(self, x: torch.Tensor, bf16: bool) -> torch.Tensor:
+        """Class probabilities for a batch already normalised in this teacher's units."""
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return torch.softmax(self.model(x).float(), dim=1)
 
-def _load_teachers(cfg: TrainConfig) -> list[Teacher]:
+
+@dataclass(frozen=True)
+class OnnxTeacher:
+    """An exported expression model (.onnx with its manifest, e.g. one in models/) run by onnxruntime as a teacher."""
+
+    classifier: ExpressionClassifier
+    mean: float
+    std: float
+
+    def probs(self, x: torch.Tensor, bf16: bool) -> torch.Tensor:
+        return torch.from_numpy(self.classifier.predict_batch(x.float().numpy()))
+
+
+def _load_onnx_teacher(path: Path, cfg: TrainConfig) -> OnnxTeacher:
+    try:
+        spec = load_model_spec(path, task="expression_classification")
+        session, _ = create_session(spec.path, providers="cpu", threads=max(1, cfg.threads))
+        clf = ExpressionClassifier(session, spec.manifest, source=str(path))
+    except EmojiCamError as exc:
+        raise InputError(f"--teacher: {exc}") from None
+    if clf.input.size_hw != (cfg.input_size, cfg.input_size):
+        raise InputError(f"--teacher: {path} takes {clf.input.size_hw[0]}x{clf.input.size_hw[1]} px faces, "
+                         f"this run {cfg.input_size} px")
+    return OnnxTeacher(clf, clf.input.mean, clf.input.std)
+
+
+def _load_teachers(cfg: TrainConfig) -> list[Teacher | OnnxTeacher]:
     if cfg.teachers and not 0 <= cfg.distill_weight <= 1:
         raise InputError(f"--distill-weight must be between 0 and 1, got {cfg.distill_weight}")
-    teachers = []
+    teachers: list[Teacher | OnnxTeacher] = []
     for path in cfg.teachers:
+        if Path(path).suffix == ".onnx":
+            teachers.append(_load_onnx_teacher(Path(path), cfg))
+            continue
         arch, mean, std, weights = _read_checkpoint(Path(path), "--teacher")
         if int(arch["input_size"]) != cfg.input_size:
             raise InputError(f"--teacher: {path} takes {arch['input_size']} px faces, this run {cfg.input_size} px")
@@ -145,13 +182,13 @@ def _load_teachers(cfg: TrainConfig) -> list[Teacher]:
 
 
 @torch.no_grad()
-def _teacher_probs(teachers: list[Teacher], xb: torch.Tensor, mean: float, std: float, bf16: bool) -> torch.Tensor:
+def _teacher_probs(teachers: list[Teacher | OnnxTeacher], xb: torch.Tensor, mean: float, std: float,
+                   bf16: bool) -> torch.Tensor:
     """The teachers' mean class probabilities on a batch normalised with (mean, std), in each one's own units."""
     total = None
     for t in teachers:
         x = xb if (t.mean, t.std) == (mean, std) else xb * (std / t.std) + (mean - t.mean) / t.std
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            p = torch.softmax(t.model(x).float(), dim=1)
+        p = t.probs(x, bf16)
         total = p if total is None else total + p
     return total / len(teachers)
 
@@ -169,6 +206,16 @@ def _targets(ds: FaceDataset, cfg: TrainConfig) -> np.ndarray:
     has = ds.soft.sum(1, keepdims=True) > 0
     mixed = onehot * (1 - cfg.soft_weight) + cfg.soft_weight * ds.soft
     return np.where(has, mixed, smooth).astype(np.float32)
+
+
+def _mixup(x: torch.Tensor, t: torch.Tensor, alpha: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup (Zhang et al. 2018): the batch blended with a shuffled copy of itself, targets alike, one weight per batch.
+
+    The weight is drawn from Beta(alpha, alpha) seeded from the run's generator, so a resumed run draws the same ones.
+    """
+    lam = float(np.random.default_rng(int(torch.randint(2 ** 31, (1,), generator=gen))).beta(alpha, alpha))
+    perm = torch.randperm(x.shape[0], generator=gen)
+    return lam * x + (1 - lam) * x[perm], lam * t + (1 - lam) * t[perm]
 
 
 def _lr_at(step: int, total: int, steps_per_epoch: int, cfg: TrainConfig) -> float:
@@ -266,6 +313,8 @@ def train(config: TrainConfig) -> TrainResult:
     # fine-tuning keeps the normalisation the weights were trained with
     mean = init["mean"] if init else float(train_ds.x.mean())
     std = init["std"] if init else float(train_ds.x.std())
+    if cfg.mixup < 0:
+        raise InputError(f"--mixup must be 0 (off) or a positive Beta parameter such as 0.2, got {cfg.mixup}")
     targets = torch.from_numpy(_targets(train_ds, cfg))
     teachers = _load_teachers(cfg)
     x_train = torch.from_numpy(train_ds.x)
@@ -331,6 +380,8 @@ def train(config: TrainConfig) -> TrainResult:
             idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             xb = augment(_to_input(x_train[idx], mean, std), cfg.augment, gen).contiguous(memory_format=torch.channels_last)
             tb = targets[idx]
+            if cfg.mixup > 0:
+                xb, tb = _mixup(xb, tb, cfg.mixup, gen)
             if teachers:
                 tb = (1 - cfg.distill_weight) * tb + cfg.distill_weight * _teacher_probs(teachers, xb, mean, std, bf16)
             for g in opt.param_groups:
@@ -458,9 +509,10 @@ def export_checkpoint(checkpoint: Path, dest: Path, name: str = "emocnn_fer2013"
                      f"with {cfg.warmup_epochs} warm-up epochs then cosine to 0, batch {cfg.batch_size}"
                      + (f"; exponential moving average of the weights (decay {cfg.ema}) validated and exported"
                         if cfg.ema > 0 else ""),
-        "targets": (f"(1-{cfg.soft_weight}) one-hot FER-2013 label + {cfg.soft_weight} FER+ vote distribution; "
-                    f"label smoothing {cfg.label_smoothing} where FER+ has no votes") if cfg.soft_labels else
-                   f"FER-2013 labels with label smoothing {cfg.label_smoothing}"
+        "targets": ((f"(1-{cfg.soft_weight}) one-hot FER-2013 label + {cfg.soft_weight} FER+ vote distribution; "
+                     f"label smoothing {cfg.label_smoothing} where FER+ has no votes") if cfg.soft_labels else
+                    f"FER-2013 labels with label smoothing {cfg.label_smoothing}")
+                   + (f"; mixup with weights from Beta({cfg.mixup}, {cfg.mixup})" if cfg.mixup > 0 else "")
                    + (f"; blended (weight {cfg.distill_weight}) with the mean prediction of {len(cfg.teachers)} "
                       f"teacher model(s) on each augmented batch" if cfg.teachers else ""),
         "augmentation": asdict(cfg.augment),
