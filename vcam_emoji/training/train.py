@@ -299,6 +299,8 @@ def _draw_curves(history: list[dict], path: Path) -> None:
 
 def train(config: TrainConfig) -> TrainResult:
     cfg = config
+    if cfg.mixup < 0:
+        raise InputError(f"--mixup must be 0 (off) or a positive Beta parameter such as 0.2, got {cfg.mixup}")
     t_start = time.time()
     torch.set_num_threads(max(1, cfg.threads))
     _seed_everything(cfg.seed)
@@ -313,8 +315,6 @@ def train(config: TrainConfig) -> TrainResult:
     # fine-tuning keeps the normalisation the weights were trained with
     mean = init["mean"] if init else float(train_ds.x.mean())
     std = init["std"] if init else float(train_ds.x.std())
-    if cfg.mixup < 0:
-        raise InputError(f"--mixup must be 0 (off) or a positive Beta parameter such as 0.2, got {cfg.mixup}")
     targets = torch.from_numpy(_targets(train_ds, cfg))
     teachers = _load_teachers(cfg)
     x_train = torch.from_numpy(train_ds.x)
