@@ -143,8 +143,14 @@ class OnnxTeacher:
     """An exported expression model (.onnx with its manifest, e.g. one in models/) run by onnxruntime as a teacher."""
 
     classifier: ExpressionClassifier
-    mean: float
-    std: float
+
+    @property
+    def mean(self) -> float:
+        return self.classifier.input.mean
+
+    @property
+    def std(self) -> float:
+        return self.classifier.input.std
 
     def probs(self, x: torch.Tensor, bf16: bool) -> torch.Tensor:
         return torch.from_numpy(self.classifier.predict_batch(x.float().numpy()))
@@ -160,7 +166,7 @@ def _load_onnx_teacher(path: Path, cfg: TrainConfig) -> OnnxTeacher:
     if clf.input.size_hw != (cfg.input_size, cfg.input_size):
         raise InputError(f"--teacher: {path} takes {clf.input.size_hw[0]}x{clf.input.size_hw[1]} px faces, "
                          f"this run {cfg.input_size} px")
-    return OnnxTeacher(clf, clf.input.mean, clf.input.std)
+    return OnnxTeacher(clf)
 
 
 def _load_teachers(cfg: TrainConfig) -> list[Teacher | OnnxTeacher]:
