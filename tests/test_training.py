@@ -185,6 +185,7 @@ def test_tiny_training_run_learns_exports_and_writes_the_manifest(tmp_path: Path
     assert metrics["fer2013_publictest_accuracy"] == pytest.approx(result.best_val_accuracy, abs=0.02)
     assert metrics["ms_per_face"] > 0
     assert {"epochs_run", "wall_clock_s", "optimizer"} <= set(manifest["training"])
+    assert manifest["training"]["precision"] == "float32 training; float32 export"  # bf16=False, as run
     assert {"data", "recipe", "command", "git_commit"} <= set(manifest["origin"])
 
     # the int8 export of the same checkpoint: a smaller file the app loads, following the float32 model closely

@@ -29,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="mixup: blend each batch with a shuffled copy of itself (images and targets), weight "
                              "drawn from Beta(ALPHA, ALPHA), e.g. 0.2 (default 0: off)")
     parser.add_argument("--init", type=Path, default=None,
-                        help="fine-tune: start from this checkpoint (best.pt of an earlier run); its architecture "
-                             "and normalisation are kept")
+                        help="fine-tune: start from this model, its architecture and normalisation kept: a "
+                             "checkpoint (best.pt of an earlier run) or a float32 EmoCNN .onnx exported by train with "
+                             "its .json beside it, e.g. models/emocnn_fer2013.onnx")
     parser.add_argument("--teacher", type=Path, action="append", default=[], metavar="MODEL",
                         help="distil: blend this trained model's prediction on each augmented batch into the target; "
                              "a checkpoint of train (best.pt) or an exported .onnx with its .json manifest beside it, "

@@ -30,6 +30,7 @@ from vcam_emoji.training import export as export_mod
 from vcam_emoji.training.augment import AugmentConfig, augment
 from vcam_emoji.training.data import FaceDataset, drop_overlap, load_dataset, load_soft_labels
 from vcam_emoji.training.model import EmoCNN, count_parameters, summary
+from vcam_emoji.training.onnx_import import read_emocnn_onnx, unfold_into
 from vcam_emoji.types import EXPRESSION_LABELS, NUM_EXPRESSIONS
 
 log = logging.getLogger(__name__)
@@ -117,11 +118,31 @@ def _read_checkpoint(path: Path, flag: str) -> tuple[dict, float, float, dict]:
 
 
 def _load_init(cfg: TrainConfig) -> tuple[TrainConfig, dict]:
-    """The checkpoint to fine-tune from, and ``cfg`` with that checkpoint's architecture (the weights must fit)."""
-    arch, mean, std, weights = _read_checkpoint(Path(cfg.init), "--init")
+    """What to fine-tune from, and ``cfg`` with its architecture (the weights must fit).
+
+    A checkpoint gives its weights (``"model"``); an exported float32 ``.onnx`` gives its folded weights
+    (``"folded"``), whose BatchNorms are measured on training images once the data is loaded (``_init_weights``)."""
+    path = Path(cfg.init)
+    if path.suffix == ".onnx":
+        folded = read_emocnn_onnx(path)
+        arch = {"widths": folded.widths, "depths": folded.depths, "input_size": folded.input_size,
+                "hidden": folded.hidden}
+        init = {"folded": folded, "mean": folded.mean, "std": folded.std}
+    else:
+        arch, mean, std, weights = _read_checkpoint(path, "--init")
+        init = {"model": weights, "mean": mean, "std": std}
     cfg = replace(cfg, widths=tuple(arch["widths"]), depths=tuple(arch["depths"]), input_size=int(arch["input_size"]),
                   hidden=int(arch["hidden"]))
-    return cfg, {"model": weights, "mean": mean, "std": std}
+    return cfg, init
+
+
+def _init_weights(init: dict, cfg: TrainConfig, train_x: np.ndarray) -> dict:
+    """The state dict to start fine-tuning from: a checkpoint's weights, or an export's with its BatchNorms measured on
+    up to 1024 training images (picked with the run's seed)."""
+    if "model" in init:
+        return init["model"]
+    pick = np.random.default_rng(cfg.seed).choice(len(train_x), size=min(1024, len(train_x)), replace=False)
+    return unfold_into(build_model(cfg), init["folded"], _to_input(train_x[np.sort(pick)], init["mean"], init["std"]))
 
 
 @dataclass(frozen=True)
@@ -313,6 +334,7 @@ def train(config: TrainConfig) -> TrainResult:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     bf16 = _bf16_supported() if cfg.bf16 is None else cfg.bf16
+    cfg = replace(cfg, bf16=bf16)  # recorded in the checkpoints and the manifest as used
 
     init = None
     if cfg.init is not None:
@@ -360,7 +382,7 @@ def train(config: TrainConfig) -> TrainResult:
         if cfg.resume:
             print(f"--resume: no checkpoint at {last_path}; starting from scratch", flush=True)
         if init is not None:
-            model.load_state_dict(init["model"])
+            model.load_state_dict(_init_weights(init, cfg, train_ds.x))
             print(f"fine-tuning from {cfg.init}", flush=True)
 
     step = start_epoch * steps_per_epoch
@@ -522,7 +544,9 @@ def export_checkpoint(checkpoint: Path, dest: Path, name: str = "emocnn_fer2013"
                    + (f"; blended (weight {cfg.distill_weight}) with the mean prediction of {len(cfg.teachers)} "
                       f"teacher model(s) on each augmented batch" if cfg.teachers else ""),
         "augmentation": asdict(cfg.augment),
-        "precision": "bfloat16 autocast (CPU) for training; " + ("int8 export" if int8 else "float32 export"),
+        "precision": {True: "bfloat16 autocast (CPU) for training", False: "float32 training",
+                      None: "bfloat16 autocast (CPU) for training where the CPU has it"}[cfg.bf16]
+                     + ("; int8 export" if int8 else "; float32 export"),
         "epochs_planned": cfg.epochs,
         "epochs_run": len(history),
         "best_epoch": best["epoch"] if best else None,
