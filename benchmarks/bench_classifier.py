@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from vcam_emoji.training import evaluate  # noqa: E402  (torch-free)
+from _machine import describe  # noqa: E402  (benchmarks/_machine.py)
 
 DATA = REPO.parent / "shared" / "data"
 TEST_SETS = {"FER-2013 PublicTest": DATA / "fer2013_publictest.npz", "FER+ PublicTest": DATA / "ferplus_publictest.npz"}
@@ -67,6 +68,7 @@ def main() -> int:
     parser.add_argument("manifests", nargs="*", type=Path, help="classifier manifests (default: all in models/)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    print(describe())
     manifests = args.manifests or expression_manifests(REPO / "models")
     if not manifests:
         print("no expression classifier manifests found")

@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO))
 from vcam_emoji.detect import create_detector  # noqa: E402
 from vcam_emoji.models import load_model_spec  # noqa: E402
 from vcam_emoji.onnx_session import create_session  # noqa: E402
+from _machine import describe  # noqa: E402  (benchmarks/_machine.py)
 
 SHARED = REPO.parent / "shared"
 MEDIA = SHARED / "media"
@@ -219,6 +220,7 @@ def main() -> int:
     ap.add_argument("--detectors", nargs="*", default=["blazeface_short", "blazeface_full", "centerface"])
     ap.add_argument("--skip-classifier", action="store_true")
     args = ap.parse_args()
+    print(describe())
     bench_detectors(args.detectors, args.runs)
     if not args.skip_classifier:
         bench_classifier(args.runs)

@@ -25,6 +25,7 @@ from vcam_emoji.config import Config  # noqa: E402
 from vcam_emoji.engine import Engine  # noqa: E402
 from vcam_emoji.inputs import input_opener  # noqa: E402
 from vcam_emoji.types import FrameResult  # noqa: E402
+from _machine import describe  # noqa: E402  (benchmarks/_machine.py)
 
 
 def main() -> None:
@@ -35,6 +36,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="onnxruntime threads per model")
     ap.add_argument("--detector", default="auto")
     args = ap.parse_args()
+    print(describe())
 
     config = Config().with_changes({"runtime.threads": args.threads, "runtime.execution_provider": "cpu",
                                     "detector.model": args.detector})

@@ -19,6 +19,7 @@ sys.path.insert(0, str(REPO))
 
 from vcam_emoji.app import build_pipeline  # noqa: E402
 from vcam_emoji.config import Config  # noqa: E402
+from _machine import describe  # noqa: E402  (benchmarks/_machine.py)
 
 
 def webcam_like_frame() -> np.ndarray:
@@ -40,6 +41,7 @@ def main() -> None:
     ap.add_argument("--purpose", default="live", choices=["live", "video"])
     ap.add_argument("--detect-every", type=int, default=1)
     args = ap.parse_args()
+    print(describe())
 
     config = Config().with_changes({"detector.model": args.detector, "classifier.model": args.classifier,
                                     "runtime.threads": args.threads, "runtime.execution_provider": "cpu",
