@@ -118,3 +118,18 @@ def test_command_reports_an_onnx_without_manifest_or_a_corrupt_one(tmp_path: Pat
     assert command.main(["--data", data, "--out", str(tmp_path / "r2"), "--init", str(onnx_path)]) == 1
     err = capsys.readouterr().err
     assert "--init" in err and "sha256" in err
+
+
+def test_init_and_teacher_take_a_bundled_models_name(tmp_path: Path, capsys) -> None:
+    from vcam_emoji.training.train import OnnxTeacher, TrainConfig, _load_teachers
+
+    folded = read_emocnn_onnx(Path("emocnn_fer2013"))
+    assert folded.widths == (16, 48, 96, 160) and folded.depths == (1, 2, 2, 2)
+    (teacher,) = _load_teachers(TrainConfig(data=tmp_path / "t.npz", out=tmp_path, threads=1,
+                                            teachers=(Path("emocnn_d2233_fer2013"),)))
+    assert isinstance(teacher, OnnxTeacher)
+
+    data = str(write_npz(tmp_path / "t.npz", 2, 0))
+    assert command.main(["--data", data, "--out", str(tmp_path / "r"), "--init", "no_such_model"]) == 1
+    err = capsys.readouterr().err
+    assert "--init" in err and "unknown model 'no_such_model'" in err and "emocnn_fer2013" in err

@@ -31,11 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", type=Path, default=None,
                         help="fine-tune: start from this model, its architecture and normalisation kept: a "
                              "checkpoint (best.pt of an earlier run) or a float32 EmoCNN .onnx exported by train with "
-                             "its .json beside it, e.g. models/emocnn_fer2013.onnx")
+                             "its .json beside it, or the name of a bundled one: emocnn_fer2013")
     parser.add_argument("--teacher", type=Path, action="append", default=[], metavar="MODEL",
                         help="distil: blend this trained model's prediction on each augmented batch into the target; "
                              "a checkpoint of train (best.pt) or an exported .onnx with its .json manifest beside it, "
-                             "e.g. models/emocnn_fer2013.onnx (repeat for several; their mean is used)")
+                             "or a bundled model's name, e.g. emocnn_d2233_fer2013 (repeat for several; their mean is used)")
     parser.add_argument("--distill-weight", type=float, default=0.5,
                         help="weight of the teachers' prediction in the target (default 0.5)")
     parser.add_argument("--ema", type=float, default=0.0,

@@ -47,7 +47,8 @@ def _not_emocnn(path: Path, why: str) -> InputError:
 
 
 def read_emocnn_onnx(path: Path) -> FoldedEmoCNN:
-    """The architecture and weights of a float32 EmoCNN export; an ``InputError`` naming the problem otherwise."""
+    """The architecture and weights of a float32 EmoCNN export (a path to its ``.onnx``, or a bundled model's name);
+    an ``InputError`` naming the problem otherwise."""
     import onnx
     from onnx import numpy_helper
 
@@ -56,6 +57,7 @@ def read_emocnn_onnx(path: Path) -> FoldedEmoCNN:
         spec = load_model_spec(path, task="expression_classification")
     except EmojiCamError as exc:
         raise InputError(f"--init: {exc}") from None
+    path = spec.path
     try:
         graph = onnx.load(str(path)).graph
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message

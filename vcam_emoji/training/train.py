@@ -117,13 +117,19 @@ def _read_checkpoint(path: Path, flag: str) -> tuple[dict, float, float, dict]:
         raise InputError(f"{flag}: {path} is not a checkpoint written by vcam-emoji train ({exc})") from None
 
 
+def _is_exported_model(path: Path) -> bool:
+    """An exported model (an ``.onnx``, or the name of a bundled model such as ``emocnn_fer2013``) rather than a
+    checkpoint of ``train``."""
+    return path.suffix == ".onnx" or (not path.suffix and len(path.parts) == 1 and not path.exists())
+
+
 def _load_init(cfg: TrainConfig) -> tuple[TrainConfig, dict]:
     """What to fine-tune from, and ``cfg`` with its architecture (the weights must fit).
 
     A checkpoint gives its weights (``"model"``); an exported float32 ``.onnx`` gives its folded weights
     (``"folded"``), whose BatchNorms are measured on training images once the data is loaded (``_init_weights``)."""
     path = Path(cfg.init)
-    if path.suffix == ".onnx":
+    if _is_exported_model(path):
         folded = read_emocnn_onnx(path)
         arch = {"widths": folded.widths, "depths": folded.depths, "input_size": folded.input_size,
                 "hidden": folded.hidden}
@@ -195,7 +201,7 @@ def _load_teachers(cfg: TrainConfig) -> list[Teacher | OnnxTeacher]:
         raise InputError(f"--distill-weight must be between 0 and 1, got {cfg.distill_weight}")
     teachers: list[Teacher | OnnxTeacher] = []
     for path in cfg.teachers:
-        if Path(path).suffix == ".onnx":
+        if _is_exported_model(Path(path)):
             teachers.append(_load_onnx_teacher(Path(path), cfg))
             continue
         arch, mean, std, weights = _read_checkpoint(Path(path), "--teacher")
