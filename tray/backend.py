@@ -16,7 +16,7 @@ import platform
 import shutil
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -303,10 +303,28 @@ class PystrayBackend:
                 mark_ready()
             self._stopped.wait()
 
-    def _calling_icon(self) -> contextlib.AbstractContextManager:
+    @contextlib.contextmanager
+    def _calling_icon(self) -> Iterator[None]:
         """Held around calls into the icon: the lock from other threads, nothing on the loop's own thread (its calls
-        run directly; waiting there for a caller that waits for the loop would hang both)."""
-        return contextlib.nullcontext() if threading.get_ident() == self._loop_thread else self._icon_calls
+        run directly; waiting there for a caller that waits for the loop would hang both).
+
+        pystray's xorg backend runs another thread's call by sending an X message to its own window and waiting for
+        the loop to answer; the loop can miss that message the way it misses the one that ends it (see
+        ``_nudge_xorg_loop``), and the caller then waits for ever (seen here once in about fifteen test runs: the
+        menu and the icon stopped following a pack switch). So while such a call runs, the loop is nudged."""
+        if threading.get_ident() == self._loop_thread:
+            yield
+            return
+        with self._icon_calls:
+            if self.name != "xorg":
+                yield
+                return
+            done = threading.Event()
+            threading.Thread(target=self._nudge_xorg_loop, args=(done,), name="tray-xorg-nudge", daemon=True).start()
+            try:
+                yield
+            finally:
+                done.set()
 
     def stop(self) -> None:
         self._stopped.set()  # first: no update starts after this, so none can wait on a loop that has ended
@@ -314,15 +332,16 @@ class PystrayBackend:
             with self._calling_icon():
                 self.icon.stop()
             if self.name == "xorg" and threading.get_ident() != self._loop_thread:
-                threading.Thread(target=self._nudge_xorg_loop, name="tray-xorg-nudge", daemon=True).start()
+                threading.Thread(target=self._nudge_xorg_loop, args=(self._loop_ended,), name="tray-xorg-nudge",
+                                 daemon=True).start()
 
-    def _nudge_xorg_loop(self) -> None:
-        """pystray's xorg loop waits in select() on the X socket for the event that ends it. When another thread's
-        request read that event off the socket first, python-xlib has queued it but nothing wakes the loop (seen
-        here in about one stop in five). A round trip to the X server puts new data on the socket, which wakes the
-        loop to find the queued event."""
+    def _nudge_xorg_loop(self, done: threading.Event) -> None:
+        """Until ``done``: pystray's xorg loop waits in select() on the X socket for the event it is to handle (the
+        one that ends it, or another thread's call). When another thread's request read that event off the socket
+        first, python-xlib has queued it but nothing wakes the loop (seen here in about one stop in five). A round
+        trip to the X server puts new data on the socket, which wakes the loop to find the queued event."""
         display = getattr(self.icon, "_display", None)
-        while display is not None and not self._loop_ended.wait(0.5):
+        while display is not None and not done.wait(0.5) and not self._loop_ended.is_set():
             try:
                 display.sync()
             except Exception as exc:  # noqa: BLE001 - Xlib errors: the connection may be closing; nothing to wake
