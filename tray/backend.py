@@ -310,8 +310,9 @@ class PystrayBackend:
 
         pystray's xorg backend runs another thread's call by sending an X message to its own window and waiting for
         the loop to answer; the loop can miss that message the way it misses the one that ends it (see
-        ``_nudge_xorg_loop``), and the caller then waits for ever (seen here once in about fifteen test runs: the
-        menu and the icon stopped following a pack switch). So while such a call runs, the loop is nudged."""
+        ``_nudge_xorg_loop``), and the caller then waits for ever (seen here in one of seven runs of the tray smoke
+        test: after a pack switch the menu and the icon stopped following). So while such a call runs, the loop is
+        nudged."""
         if threading.get_ident() == self._loop_thread:
             yield
             return
