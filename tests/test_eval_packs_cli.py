@@ -122,6 +122,10 @@ def test_packs_validate(tmp_path, capsys):
     assert "pack.json" in err and "happy" in err
 
 
-def test_no_command_prints_help(capsys):
-    assert main([]) == 2
-    assert "render" in capsys.readouterr().err
+@pytest.mark.parametrize("argv, listed", [([], "{run,doctor,render,"), (["packs"], "{list,validate}")])
+def test_no_command_is_a_usage_error_that_lists_the_commands(argv, listed, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert listed in err and "the following arguments are required" in err

@@ -52,9 +52,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .app import build_pipeline
+    from .model_options import apply_model_options
     from .render import render
 
     config, _ = load_settings(args.config)
+    config = apply_model_options(config, args)
     pipeline, info = build_pipeline(config, pack_name=args.pack)
     for problem in info.pack_errors:
         print(f"vcam-emoji: warning: {problem}", file=sys.stderr)
@@ -152,8 +154,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .config import ConfigWatcher
     from .engine import Engine
     from .inputs import input_opener
+    from .model_options import apply_model_options, model_overrides
 
     config, config_path = load_settings(args.config)
+    config = apply_model_options(config, args)
     size_wh, fps = (config.camera.width, config.camera.height), config.camera.fps
     open_input, source_message = input_opener(args.source, config)
     print(f"vcam-emoji: {source_message}", file=sys.stderr)
@@ -174,7 +178,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             on_result = TimelineWriter(timeline_file).write
             print(f"vcam-emoji: appending the emotion timeline to {timeline_path}", file=sys.stderr)
         engine = Engine(config, open_input=open_input, sink=sink, sink_description=sink_message,
-                        config_watcher=ConfigWatcher(config_path, initial=config), on_result=on_result)
+                        config_watcher=ConfigWatcher(config_path, initial=config, overrides=model_overrides(args)),
+                        on_result=on_result)
         if args.pack:
             engine.set_pack(args.pack)
         print(f"vcam-emoji: {size_wh[0]}x{size_wh[1]} at {fps:g} fps; detector {engine.info.detector}, classifier "
@@ -257,15 +262,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------------------ main
 def build_parser() -> argparse.ArgumentParser:
+    from .model_options import add_model_options
+
     parser = argparse.ArgumentParser(
         prog="vcam-emoji",
         description="Emoji Cam: puts an emoji matching each face's expression over the face.",
     )
     parser.add_argument("--version", action="version", version=f"vcam-emoji {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # required: a bare `vcam-emoji` is a usage error (exit 2) whose usage line lists the commands
+    sub = parser.add_subparsers(title="commands", dest="command", required=True)
 
-    def command(name: str, func: Callable[[argparse.Namespace], int], help: str, **kw) -> argparse.ArgumentParser:
+    def command(name: str, func: Callable[[argparse.Namespace], int] | None, help: str, **kw) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help, **kw)
         p.set_defaults(func=func)
         return p
@@ -289,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "emotion shown); default: the config's timeline.path")
     p.add_argument("--stats-every", type=float, default=5.0, metavar="S",
                    help="print fps, latency and faces every S seconds (0 = never; default 5)")
+    add_model_options(p)
     config_option(p)
 
     p = command("doctor", cmd_doctor, "check cameras, virtual camera, models, execution providers, packs and "
@@ -304,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "boxes, scores, probabilities, and the emotion drawn")
     p.add_argument("--no-audio", action="store_true", help="do not copy the input's audio track")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_model_options(p)
     config_option(p)
 
     p = command("eval", cmd_eval, "measure an expression model on labelled face crops")
@@ -318,9 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="onnxruntime execution provider (default: auto)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = onnxruntime decides)")
 
-    p = command("packs", lambda a: _missing_subcommand(p_packs), "list or check emoji packs")
-    p_packs = p
-    packs_sub = p.add_subparsers(dest="packs_command", metavar="ACTION")
+    p = command("packs", None, "list or check emoji packs")
+    packs_sub = p.add_subparsers(dest="action", required=True)
     q = packs_sub.add_parser("list", help="list the installed packs (built-in and user packs)")
     q.set_defaults(func=cmd_packs_list)
     q = packs_sub.add_parser("validate", help="check a pack folder and say what is wrong with it")
@@ -342,11 +351,6 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     command.add_arguments(p)
 
 
-def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return EXIT_USAGE
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -356,9 +360,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
         format="vcam-emoji: %(levelname)s: %(message)s" if args.verbose else "vcam-emoji: %(message)s",
     )
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
     try:
         return args.func(args)
     except EmojiCamError as exc:

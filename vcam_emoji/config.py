@@ -399,6 +399,30 @@ def _lookup(dotted: object) -> tuple[str, str, _Spec] | str:
     return f"{dotted} is not a known setting{_suggest(str(dotted), known)}"
 
 
+def check_setting(dotted: str, value: object) -> object:
+    """Validate one setting exactly as the config file's loader does; return it normalised or raise ConfigError.
+
+    For values that come from elsewhere than the file, e.g. command-line options that override a setting.
+    """
+    found = _lookup(dotted)
+    if isinstance(found, str):
+        raise ConfigError(found)
+    section, key, spec = found
+    normalised, problem = _check(f"{section}.{key}", spec, value)
+    if problem:
+        raise ConfigError(problem)
+    return normalised
+
+
+def setting_allowed(dotted: str) -> tuple[str, tuple[str, ...]]:
+    """(what is allowed, the choices if the setting has a fixed list) for a dotted key; for help texts."""
+    found = _lookup(dotted)
+    if isinstance(found, str):
+        raise ConfigError(found)
+    spec = found[2]
+    return spec.allowed(), spec.choices
+
+
 def _apply_dotted(data: dict[str, dict[str, object]], changes: Mapping[str, object]) -> list[str]:
     """Set dotted keys in a nested dict of known sections; return problems for unknown keys."""
     problems = []
@@ -773,7 +797,8 @@ class ConfigWatcher:
     On a bad edit (or a deleted file) the last good configuration stays in ``current``, ``on_error`` is called once
     per distinct bad content, and the user's file is never rewritten. ``initial``: the configuration already loaded
     from ``path``; if not given the file is loaded now and a ConfigError propagates. ``interval_s``: ``poll()`` does
-    nothing if called again sooner than this by ``clock``.
+    nothing if called again sooner than this by ``clock``. ``overrides``: dotted settings that win over the file's
+    on every reload (e.g. ``run --threads 2``); ``initial``, when given, must already include them.
     """
 
     def __init__(
@@ -785,12 +810,14 @@ class ConfigWatcher:
         *,
         initial: Config | None = None,
         interval_s: float = 1.0,
+        overrides: Mapping[str, object] | None = None,
     ) -> None:
         self.path = Path(path).expanduser()
         self._clock = clock
         self._on_change = on_change
         self._on_error = on_error
         self._interval_s = interval_s
+        self._overrides = dict(overrides or {})
         self._last_check: float | None = None
         self._signature: tuple[int, int, int] | None = None
         self._digest: bytes | None = None
@@ -799,9 +826,13 @@ class ConfigWatcher:
         if initial is None:
             signature = self._stat_signature()  # before reading, so a change while reading is seen by poll()
             data = _read_bytes(self.path)
-            initial = parse_config(_decode(data, str(self.path)), str(self.path))
+            initial = self._parse(data)
             self._signature, self._digest = signature, hashlib.sha256(data).digest()
         self._current = initial
+
+    def _parse(self, data: bytes) -> Config:
+        config = parse_config(_decode(data, str(self.path)), str(self.path))
+        return config.with_changes(self._overrides) if self._overrides else config
 
     @property
     def current(self) -> Config:
@@ -853,7 +884,7 @@ class ConfigWatcher:
             return None  # touched, same content
         self._digest = digest
         try:
-            config = parse_config(_decode(data, str(self.path)), str(self.path))
+            config = self._parse(data)
         except ConfigError as exc:
             self._report(digest, exc)
             return None
