@@ -50,8 +50,8 @@ def main() -> None:
     sent_at: list[float] = []
     original_send = engine._send  # measure the latency of every frame, not only the stats window
 
-    def send(frame, t_capture):
-        original_send(frame, t_capture)
+    def send(frame, t_capture, result=None):
+        original_send(frame, t_capture, result)
         now = time.monotonic()
         sent_at.append(now)
         if t_capture is not None:

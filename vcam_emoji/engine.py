@@ -1,8 +1,10 @@
 """The live engine: input -> pipeline -> sink in a loop, with pacing, reconnect, live config and commands.
 
-It owns no UI. The CLI (`vcam-emoji run`) and the tray drive it through thread-safe commands (``set_pack``,
-``set_mirror``, ``pause``, ``resume``, ``apply_config``, ``stop``) and read ``status()`` snapshots. Every command runs
-on the engine thread between two frames, so the stages never see two threads.
+It owns no UI. The CLI (`vcam-emoji run`), the tray and the Studio drive it through thread-safe commands
+(``set_pack``, ``set_mirror``, ``pause``, ``resume``, ``apply_config``, ``stop``) and read ``status()`` and
+``last_result()`` snapshots. Every command runs on the engine thread between two frames, so the stages never see two
+threads. ``add_frame_listener`` lets a viewer (the Studio's live picture) see each output frame; with no listener the
+loop does no extra work.
 
 The output never stops: when the camera is gone, busy or black the sink gets a "camera unavailable" placeholder at the
 target frame rate while the input reconnects by itself; while paused it gets a "paused" frame and the camera is
@@ -33,6 +35,10 @@ from .source.placeholder import placeholder_frame
 from .types import Expression, FrameResult
 
 log = logging.getLogger(__name__)
+
+# listener(frame, result): the output frame (BGR uint8; read it, never write to it) and the pipeline's result for it,
+# or None for a placeholder ("camera unavailable", "paused").
+FrameListener = Callable[[np.ndarray, FrameResult | None], None]
 
 PAUSED_LINES = ("Paused", "Emoji Cam released the camera")
 STATS_WINDOW_S = 3.0
@@ -135,6 +141,7 @@ class Engine:
         self._state = "starting"
         self._problem = ""
         self._last_result: FrameResult | None = None
+        self._listeners: tuple[FrameListener, ...] = ()  # replaced, never changed in place: the loop reads it unlocked
         self._thread: threading.Thread | None = None
         self.pipeline, self.info = self._pipeline_factory(config)
 
@@ -156,6 +163,26 @@ class Engine:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def add_frame_listener(self, listener: FrameListener) -> Callable[[], None]:
+        """Call ``listener(frame, result)`` on the engine thread after each frame has gone to the sink; returns a
+        function that removes it (idempotent). The engine never writes to a frame once sent, so a listener may keep
+        it; it must return quickly (hand the frame to its own thread). A listener that raises is logged and removed:
+        it never stops the output."""
+        with self._lock:
+            self._listeners = self._listeners + (listener,)
+
+        def remove() -> None:
+            with self._lock:
+                self._listeners = tuple(item for item in self._listeners if item is not listener)
+
+        return remove
+
+    def last_result(self) -> FrameResult | None:
+        """The pipeline's result for the last processed frame (faces, probabilities, emotions), or None before the
+        first one. It stays while paused or while the camera is unavailable: check ``status().state``."""
+        with self._lock:
+            return self._last_result
 
     def status(self) -> EngineStatus:
         fps, p50, p99 = self._stats.snapshot()
@@ -250,11 +277,11 @@ class Engine:
         with self._lock:
             self._last_result = result
             self._state = "running"
-        self._send(out, t_capture)
+        self._send(out, t_capture, result)
         if self._on_result is not None:
             self._on_result(result)
 
-    def _send(self, frame: np.ndarray, t_capture: float | None) -> None:
+    def _send(self, frame: np.ndarray, t_capture: float | None, result: FrameResult | None = None) -> None:
         try:
             self._sink.send(frame)
         except EmojiCamError as exc:
@@ -263,6 +290,17 @@ class Engine:
             return
         now = self._clock()
         self._stats.add(now, (now - t_capture) * 1000.0 if t_capture is not None else 0.0)
+        if self._listeners:
+            self._notify_listeners(frame, result)
+
+    def _notify_listeners(self, frame: np.ndarray, result: FrameResult | None) -> None:
+        for listener in self._listeners:
+            try:
+                listener(frame, result)
+            except Exception:  # a viewer's bug must not stop the virtual camera
+                log.exception("frame listener %r failed; removed", listener)
+                with self._lock:
+                    self._listeners = tuple(item for item in self._listeners if item is not listener)
 
     # --- engine-thread helpers ------------------------------------------------------------------------------------
     def _run_commands(self) -> None:
