@@ -370,6 +370,39 @@ def smoothing_preset_name(smoothing: SmoothingConfig) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class SettingInfo:
+    """One setting as a settings page shows it: the schema above, made public."""
+
+    key: str  # dotted, e.g. "smoothing.min_hold_ms"
+    kind: str  # "str", "int", "float", "bool", "device" or "model"
+    default: object
+    help: str
+    allowed: str  # e.g. "0..5000 (milliseconds)"
+    low: float | None = None
+    high: float | None = None
+    unit: str = ""
+    choices: tuple[str, ...] = ()
+
+
+def settings_schema() -> tuple[SettingInfo, ...]:
+    """Every setting with its type, default, range and help, in the order of the file."""
+    return tuple(
+        SettingInfo(f"{section}.{f.name}", spec.kind, f.default, spec.help, spec.allowed(), spec.low, spec.high,
+                    spec.unit, spec.choices)
+        for section in _SECTIONS for f, spec in ((f, _spec_of(f)) for f in dataclasses.fields(_SECTIONS[section]))
+    )
+
+
+def check_setting(dotted: str, value: object) -> str | None:
+    """What is wrong with ``dotted = value`` (the same message the file would get, without a file name), or None."""
+    found = _lookup(dotted)
+    if isinstance(found, str):
+        return found
+    section, key, spec = found
+    return _check(f"{section}.{key}", spec, value)[1]
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Loading and validation
 
