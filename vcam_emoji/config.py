@@ -394,15 +394,6 @@ def settings_schema() -> tuple[SettingInfo, ...]:
     )
 
 
-def check_setting(dotted: str, value: object) -> str | None:
-    """What is wrong with ``dotted = value`` (the same message the file would get, without a file name), or None."""
-    found = _lookup(dotted)
-    if isinstance(found, str):
-        return found
-    section, key, spec = found
-    return _check(f"{section}.{key}", spec, value)[1]
-
-
 # --------------------------------------------------------------------------------------------------------------------
 # Loading and validation
 
