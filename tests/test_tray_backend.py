@@ -15,7 +15,7 @@ import pytest
 from tray import menu
 from tray.app import PackCatalog, Setup, TrayApp
 from tray.autostart import Autostart
-from tray.backend import HeadlessBackend, HostProbes, choose_backend, open_backend
+from tray.backend import HeadlessBackend, HostProbes, choose_backend, describe_tray_backend, open_backend
 from tray.preview import TeeSink
 from vcam_emoji.config import Config, ensure_config_file, load_config
 from vcam_emoji.engine import EngineStatus
@@ -220,6 +220,32 @@ def probes(sni=False, xembed=False, gtk=False, appindicator=False) -> HostProbes
 def test_choose_backend(environ, system, found, name, reason_part):
     choice = choose_backend(environ, system, found)
     assert choice.name == name and reason_part in choice.reason
+
+
+@pytest.mark.parametrize("environ, system, found, backend, has_menu, fix_part", [
+    ({"DISPLAY": ":0", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"}, "Linux",
+     probes(sni=True, appindicator=True), "appindicator", True, ""),
+    ({"DISPLAY": ":0", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"}, "Linux", probes(xembed=True, gtk=True), "gtk",
+     True, ""),
+    ({"DISPLAY": ":0", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"}, "Linux", probes(xembed=True), "xorg", False,
+     "gir1.2-ayatanaappindicator3-0.1"),
+    ({"DISPLAY": ":0", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/x", "PYSTRAY_BACKEND": "xorg"}, "Linux",
+     probes(xembed=True, gtk=True), "xorg", False, "unset PYSTRAY_BACKEND"),
+    ({}, "Linux", probes(), "headless", False, "start emoji-cam in a desktop session"),
+    ({}, "Windows", probes(), "win32", True, ""),
+])
+def test_describe_tray_backend_says_which_tray_and_how_to_get_the_menu(environ, system, found, backend, has_menu,
+                                                                        fix_part):
+    report = describe_tray_backend(environ, system, found)
+    assert (report.backend, report.has_menu) == (backend, has_menu)
+    assert (fix_part in report.fix) if fix_part else report.fix == ""
+    assert report.reason in report.text()
+
+
+def test_describe_tray_backend_without_a_session_bus_says_so(monkeypatch):
+    monkeypatch.setattr("tray.backend.shutil.which", lambda name: None)  # no dbus-launch either
+    report = describe_tray_backend({"DISPLAY": ":0"}, "Linux", probes(xembed=True))
+    assert report.backend == "xorg" and "D-Bus session bus" in report.fix
 
 
 def test_no_display_runs_headless_and_says_why(caplog):

@@ -87,6 +87,24 @@ def test_menu_has_every_entry_of_the_issue_in_order():
     assert [i.text for i in items if i.key == "quit"] == ["Quit"]
 
 
+def test_sections_are_separated_by_one_line_each():
+    items = build_menu(make_state())
+    assert items[0].key != "-" and items[-1].key == "quit"
+    assert not any(a.separator and b.separator for a, b in zip(items, items[1:]))
+    assert [i.key for i, after in zip(items, items[1:]) if after.separator] == ["status", "paused", "camera",
+                                                                                "autostart"]
+
+
+def test_every_action_is_an_action():
+    def walk(items):
+        for item in items:
+            yield item
+            yield from walk(item.submenu)
+
+    actions = [i.action for i in walk(build_menu(make_state())) if i.action is not None]
+    assert actions and all(isinstance(a, menu.Action) for a in actions)
+
+
 def test_pack_submenu_is_one_radio_item_per_valid_pack_with_the_current_one_checked():
     pack = find_item(build_menu(make_state(pack="openmoji")), "pack")
     assert [(i.text, i.checked, i.radio) for i in pack.submenu] == [

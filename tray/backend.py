@@ -103,11 +103,66 @@ def choose_backend(environ: Mapping[str, str], system: str, probes: HostProbes) 
     if has_x and probes.xembed_tray():
         if probes.gtk():
             return BackendChoice("gtk", "XEmbed system tray found")
-        return BackendChoice("xorg", "XEmbed system tray found; without PyGObject (pip install PyGObject, or "
-                                     "package python3-gi) the icon has no menu, a click pauses and resumes")
+        return BackendChoice("xorg", "XEmbed system tray found, but GTK cannot be used here (no PyGObject for "
+                                     "this Python, or no D-Bus session bus): the icon has no menu, a click pauses "
+                                     "and resumes")
     if not has_x:
         return BackendChoice(None, f"{why}; on Wayland only a StatusNotifier tray can show Emoji Cam")
     return BackendChoice(None, f"{why}, and no XEmbed system tray either")
+
+
+# What each pystray backend can show (its HAS_MENU flag), known without importing pystray (which needs a display).
+BACKEND_HAS_MENU: Mapping[str, bool] = {"appindicator": True, "gtk": True, "xorg": False, "win32": True,
+                                        "darwin": True, "dummy": True}
+LINUX_MENU_FIX = (
+    "install PyGObject with AppIndicator: sudo apt-get install python3-gi gir1.2-ayatanaappindicator3-0.1 "
+    "(Debian/Ubuntu; Fedora: sudo dnf install python3-gobject libayatana-appindicator-gtk3), then run "
+    "scripts/setup.sh again, which lets .venv use them (a pip install: pip install PyGObject, which builds from "
+    "source and needs libgirepository1.0-dev, libcairo2-dev and a C compiler)")
+
+
+@dataclass(frozen=True)
+class TrayReport:
+    """Which tray ``emoji-cam`` will show on this desktop, and how to get one with a menu (for ``vcam-emoji
+    doctor`` and the diagnostics)."""
+
+    backend: str  # the pystray backend ("appindicator", "gtk", "xorg", "win32", "darwin", "dummy") or "headless"
+    has_menu: bool
+    reason: str  # why this backend (for "headless": why no tray icon can be shown)
+    fix: str  # how to get a tray icon with a menu; "" when it has one
+
+    def text(self) -> str:
+        """One line, e.g. "tray: xorg (no menu: a click pauses and resumes) - XEmbed system tray found; ..."."""
+        what = "no tray icon" if self.backend == "headless" else (
+            f"pystray {self.backend} backend, " + ("with a menu" if self.has_menu else
+                                                    "no menu: a click on the icon pauses and resumes"))
+        return f"{what} ({self.reason})"
+
+
+def describe_tray_backend(environ: Mapping[str, str] | None = None, system: str | None = None,
+                          probes: HostProbes | None = None) -> TrayReport:
+    """Which tray backend ``emoji-cam`` will use here and how to get the menu, without starting a tray or
+    importing pystray. Asks the desktop the same questions as :func:`open_backend` (D-Bus, the X display)."""
+    environ = os.environ if environ is None else environ
+    system = system or platform.system()
+    probes = probes or system_probes(environ)
+    choice = choose_backend(environ, system, probes)
+    if choice.name is None:
+        return TrayReport("headless", False, choice.reason, choice.reason)
+    has_menu = BACKEND_HAS_MENU.get(choice.name, False)
+    fix = ""
+    if not has_menu and environ.get(ENV_BACKEND, "").strip():
+        fix = f"unset {ENV_BACKEND} (it asks for the {choice.name} backend, which has no menu)"
+    elif not has_menu and not _session_bus_reachable(environ):
+        fix = "start Emoji Cam inside a desktop session: the GTK tray needs a D-Bus session bus"
+    elif not has_menu:
+        fix = LINUX_MENU_FIX
+    return TrayReport(choice.name, has_menu, choice.reason, fix)
+
+
+def _session_bus_reachable(environ: Mapping[str, str]) -> bool:
+    """A D-Bus session bus is there, or can be started (pystray's GTK backends need one for notifications)."""
+    return bool(environ.get("DBUS_SESSION_BUS_ADDRESS")) or shutil.which("dbus-launch") is not None
 
 
 def _sni_watcher(environ: Mapping[str, str]) -> bool:
@@ -166,7 +221,7 @@ def _appindicator() -> bool:
 def system_probes(environ: Mapping[str, str]) -> HostProbes:
     def gtk() -> bool:
         # pystray's GTK backends connect to the D-Bus session bus (for notifications) and fail to start without one
-        if not environ.get("DBUS_SESSION_BUS_ADDRESS") and shutil.which("dbus-launch") is None:
+        if not _session_bus_reachable(environ):
             log.info("no D-Bus session bus: the GTK tray backend cannot start; using the plain X11 one")
             return False
         return _importable("gi.repository.Gtk", (("Gtk", "3.0"),))

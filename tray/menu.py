@@ -30,63 +30,69 @@ SMOOTHING_LABELS: Mapping[str, str] = {"off": "Off", "responsive": "Responsive",
 
 
 # --------------------------------------------------------------------------------------------------------- actions
+class Action:
+    """What a click on a menu item asks for: one frozen dataclass per kind, carried out by :class:`Controller`.
+
+    To add a menu item: subclass this (a frozen dataclass), put the item in the section of :func:`build_menu` it
+    belongs to, and handle the action in ``Controller._perform`` (through a :class:`Desktop` method if it needs the
+    desktop or the rest of the app). ``tests/test_tray_menu.py`` performs every item of the menu, so an action that
+    is not handled fails there.
+    """
+
+
 @dataclass(frozen=True)
-class SetEnabled:
+class SetEnabled(Action):
     enabled: bool
 
 
 @dataclass(frozen=True)
-class SetPack:
+class SetPack(Action):
     name: str
 
 
 @dataclass(frozen=True)
-class SetMirror:
+class SetMirror(Action):
     mirror: bool
 
 
 @dataclass(frozen=True)
-class SetPreview:
+class SetPreview(Action):
     show: bool
 
 
 @dataclass(frozen=True)
-class SetSmoothing:
+class SetSmoothing(Action):
     preset: str
 
 
 @dataclass(frozen=True)
-class SetCamera:
+class SetCamera(Action):
     device: int | str
 
 
 @dataclass(frozen=True)
-class SetAutostart:
+class SetAutostart(Action):
     enabled: bool
 
 
 @dataclass(frozen=True)
-class OpenConfig:
+class OpenConfig(Action):
     pass
 
 
 @dataclass(frozen=True)
-class OpenPacksFolder:
+class OpenPacksFolder(Action):
     pass
 
 
 @dataclass(frozen=True)
-class ShowDiagnostics:
+class ShowDiagnostics(Action):
     pass
 
 
 @dataclass(frozen=True)
-class Quit:
+class Quit(Action):
     pass
-
-
-Action = (SetEnabled | SetPack | SetMirror | SetPreview | SetSmoothing | SetCamera | SetAutostart | OpenConfig
-          | OpenPacksFolder | ShowDiagnostics | Quit)
 
 
 # ----------------------------------------------------------------------------------------------------------- state
@@ -168,8 +174,32 @@ def title(state: MenuState) -> str:
 
 
 def build_menu(state: MenuState) -> tuple[Item, ...]:
-    """The whole menu for ``state``."""
+    """The whole menu for ``state``: the sections below, top to bottom, with a separator between two sections."""
+    items: list[Item] = []
+    for section in (_status_section, _privacy_section, _picture_section, _tools_section, _quit_section):
+        entries = section(state)
+        if entries and items:
+            items.append(SEPARATOR)
+        items.extend(entries)
+    return tuple(items)
+
+
+def _status_section(state: MenuState) -> tuple[Item, ...]:
+    text = title(state).removeprefix(f"{APP_TITLE}: ")
+    return (Item("status", text[:1].upper() + text[1:], enabled=False),)
+
+
+def _privacy_section(state: MenuState) -> tuple[Item, ...]:
+    """What the meeting may see: Enabled / Paused (a click on the icon toggles them where the backend allows)."""
     enabled = not state.paused
+    return (
+        Item("enabled", "Enabled", SetEnabled(not enabled), checked=enabled, default=True),
+        Item("paused", "Paused (camera released)", SetEnabled(not enabled), checked=not enabled),
+    )
+
+
+def _picture_section(state: MenuState) -> tuple[Item, ...]:
+    """How the picture looks: saved in the config file, applied at once (except Show preview)."""
     preset = smoothing_preset_name(state.config.smoothing)
     device = state.config.camera.device
     pack_items = tuple(Item(f"pack:{name}", name, SetPack(name), checked=name == state.pack, radio=True)
@@ -182,32 +212,34 @@ def build_menu(state: MenuState) -> tuple[Item, ...]:
     camera_items = tuple(Item(f"camera:{c.device}", c.label, SetCamera(c.device), checked=c.matches(device),
                               radio=True) for c in state.cameras)
     if not any(c.matches(device) for c in state.cameras):
-        camera_items += (Item("camera:configured", f"{f'camera {device}' if isinstance(device, int) else repr(device)} (configured; not found now)", checked=True,
+        shown = f"camera {device}" if isinstance(device, int) else repr(device)
+        camera_items += (Item("camera:configured", f"{shown} (configured; not found now)", checked=True,
                               radio=True, enabled=False),)
-    autostart_text = "Start at login" + (f" (unavailable: {state.autostart_problem})" if state.autostart_problem
-                                         else "")
-    status_text = title(state).removeprefix(f"{APP_TITLE}: ")
     return (
-        Item("status", status_text[:1].upper() + status_text[1:], enabled=False),
-        SEPARATOR,
-        Item("enabled", "Enabled", SetEnabled(not enabled), checked=enabled, default=True),
-        Item("paused", "Paused (camera released)", SetEnabled(not enabled), checked=not enabled),
-        SEPARATOR,
         Item("pack", "Emoji pack", submenu=pack_items),
         Item("mirror", "Mirror", SetMirror(not state.mirror), checked=state.mirror),
         Item("preview", "Show preview" if state.preview_available else "Show preview (the output is the preview)",
              SetPreview(not state.preview_shown), checked=state.preview_shown, enabled=state.preview_available),
         Item("smoothing", "Smoothing", submenu=smoothing_items),
         Item("camera", "Camera", submenu=camera_items),
-        SEPARATOR,
+    )
+
+
+def _tools_section(state: MenuState) -> tuple[Item, ...]:
+    """Files, folders and the desktop: each item is one Desktop call."""
+    autostart_text = "Start at login" + (f" (unavailable: {state.autostart_problem})" if state.autostart_problem
+                                         else "")
+    return (
         Item("open-config", "Open config file", OpenConfig()),
         Item("open-packs", "Open packs folder", OpenPacksFolder()),
         Item("diagnostics", "Diagnostics", ShowDiagnostics()),
         Item("autostart", autostart_text, SetAutostart(not state.autostart_enabled),
              checked=state.autostart_enabled, enabled=not state.autostart_problem),
-        SEPARATOR,
-        Item("quit", "Quit", Quit()),
     )
+
+
+def _quit_section(state: MenuState) -> tuple[Item, ...]:
+    return (Item("quit", "Quit", Quit()),)
 
 
 def find_item(items: tuple[Item, ...], key: str) -> Item | None:
