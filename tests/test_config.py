@@ -66,8 +66,9 @@ def test_defaults_match_the_documented_values() -> None:
     assert config_to_dict(config) == {
         "pack": {"name": "twemoji"},
         "detector": {"model": "auto", "min_score": 0.5, "every_n_frames": 1},
-        "classifier": {"model": "default"},
-        "smoothing": {"time_constant_ms": 250.0, "switch_margin": 0.15, "min_hold_ms": 300.0},
+        "classifier": {"model": "default", "rate_hz": 15.0},
+        "smoothing": {"time_constant_ms": 250.0, "switch_margin": 0.15, "min_hold_ms": 300.0,
+                      "neutral_margin": 0.0, "neutral_hold_ms": 100.0},
         "camera": {"device": 0, "width": 1280, "height": 720, "fps": 30.0, "mirror": False},
         "output": {"sink": "auto", "virtual_camera_name": "Emoji Cam"},
         "runtime": {"execution_provider": "auto", "threads": 1},
@@ -81,7 +82,7 @@ def test_balanced_preset_is_the_default_and_every_preset_is_valid() -> None:
     assert smoothing_preset_name(Config().smoothing) == "balanced"
     for name, preset in SMOOTHING_PRESETS.items():
         config = Config().with_changes(smoothing_preset_changes(name))
-        assert tuple(dataclasses.astuple(config.smoothing)) == tuple(preset)
+        assert tuple(dataclasses.astuple(config.smoothing))[:3] == tuple(preset)  # the neutral keys are their own
         assert smoothing_preset_name(config.smoothing) == name
     assert smoothing_preset_name(SmoothingConfig(time_constant_ms=1234.0)) is None
     with pytest.raises(ConfigError, match="unknown smoothing preset 'wobbly'"):

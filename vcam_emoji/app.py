@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from .classify import ExpressionClassifier
+from .classify_schedule import ClassifySchedule
 from .compose import EmojiCompositor
 from .config import Config, SmoothingConfig
 from .detect import create_detector
@@ -41,7 +42,13 @@ class PipelineInfo:
 
 
 def smoothing_params(smoothing: SmoothingConfig) -> SmoothingParams:
-    return SmoothingParams(smoothing.time_constant_ms, smoothing.switch_margin, smoothing.min_hold_ms)
+    return SmoothingParams(smoothing.time_constant_ms, smoothing.switch_margin, smoothing.min_hold_ms,
+                           smoothing.neutral_margin, smoothing.neutral_hold_ms)
+
+
+def classify_rate_hz(config: Config, purpose: str) -> float:
+    """How often each face is classified: ``classifier.rate_hz`` live; every frame (0) for a recorded video."""
+    return config.classifier.rate_hz if purpose == "live" else 0.0
 
 
 def _pick(requested: str, auto_word: str, preference: tuple[str, ...], task: str) -> ModelSpec:
@@ -66,10 +73,12 @@ def select_pack(packs: dict[str, EmojiPack], name: str) -> EmojiPack:
     raise PackError(f"emoji pack {name!r} not found; installed packs: {known} (vcam-emoji packs list)")
 
 
-def build_pipeline(config: Config, pack_name: str | None = None, purpose: str = "video") -> tuple[Pipeline, PipelineInfo]:
+def build_pipeline(config: Config, pack_name: str | None = None, purpose: str = "video",
+                   rate_hz: float | None = None) -> tuple[Pipeline, PipelineInfo]:
     """Load models and packs named by ``config`` and wire the stages. Raises ModelError / PackError.
 
-    ``purpose`` ("video" or "live") decides what ``detector.model = "auto"`` means.
+    ``purpose`` ("video" or "live") decides what ``detector.model = "auto"`` means and how often faces are
+    classified: live at ``classifier.rate_hz``, a recorded video on every frame unless ``rate_hz`` is given.
     """
     providers, threads = config.runtime.execution_provider, config.runtime.threads
     det_spec = _pick(config.detector.model, "auto", DETECTOR_PREFERENCE[purpose], "face_detection")
@@ -87,6 +96,7 @@ def build_pipeline(config: Config, pack_name: str | None = None, purpose: str = 
         tracker=Tracker(),
         smoother=ExpressionSmoother(smoothing_params(config.smoothing)),
         detect_every=config.detector.every_n_frames,
+        schedule=ClassifySchedule(classify_rate_hz(config, purpose) if rate_hz is None else rate_hz),
     )
     info = PipelineInfo(det_spec.name, cls_spec.name, pack.name, tuple(used), tuple(str(e) for e in errors))
     log.info("pipeline: detector %s, classifier %s, pack %s, providers %s", info.detector, info.classifier,

@@ -48,6 +48,17 @@ def _load_config_path(path: str | None):
 
 
 # ---------------------------------------------------------------------------------------------------------- render
+def _rate_hz(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0.0 <= value <= 240.0):  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of classifications per second, 0..240 "
+                                         "(0 = every frame)")
+    return value
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -57,7 +68,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     config, _ = load_settings(args.config)
     config = apply_model_options(config, args)
-    pipeline, info = build_pipeline(config, pack_name=args.pack)
+    pipeline, info = build_pipeline(config, pack_name=args.pack, rate_hz=args.rate_hz)
     for problem in info.pack_errors:
         print(f"vcam-emoji: warning: {problem}", file=sys.stderr)
     bar = tqdm(desc=Path(args.input).name, unit="frame", disable=args.quiet or None, file=sys.stderr)
@@ -312,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeline", metavar="FILE.jsonl", help="also write one JSON line per frame: faces, track ids, "
                    "boxes, scores, probabilities, and the emotion drawn")
     p.add_argument("--no-audio", action="store_true", help="do not copy the input's audio track")
+    p.add_argument("--rate-hz", type=_rate_hz, default=0.0, metavar="HZ",
+                   help="classify each face at most HZ times a second of video, as live use does "
+                   "(classifier.rate_hz); default 0: every face on every frame")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     add_model_options(p)
     config_option(p)

@@ -222,6 +222,11 @@ class ClassifierConfig:
         "default", "model", "Expression classifier: \"default\" (the bundled model), a bundled model name, or the\n"
         "path of an .onnx file with its .json manifest beside it (same name, .json instead of .onnx).",
         allowed_text="\"default\", a bundled model name, or a path ending in .onnx")
+    rate_hz: float = _key(
+        15.0, "float", "Live: classify each face at most this many times a second (several faces take turns);\n"
+        "the smoothing behaves the same in milliseconds. 0 = every face on every frame (more CPU).\n"
+        "vcam-emoji render classifies every frame unless given --rate-hz.",
+        low=0.0, high=240.0, unit="per second")
 
     def __post_init__(self) -> None:
         _check_section(self)
@@ -240,6 +245,13 @@ class SmoothingConfig:
         low=0.0, high=1.0, unit="probability")
     min_hold_ms: float = _key(
         300.0, "float", "An expression stays at least this long before it may change.",
+        low=0.0, high=10000.0, unit="milliseconds")
+    neutral_margin: float = _key(
+        0.0, "float", "Going back to neutral needs less evidence than leaving it: the emoji returns to neutral as\n"
+        "soon as neutral is this much more probable than the expression shown (0 = as soon as neutral is ahead).",
+        low=0.0, high=1.0, unit="probability")
+    neutral_hold_ms: float = _key(
+        100.0, "float", "An expression other than neutral stays at least this long before it may return to neutral.",
         low=0.0, high=10000.0, unit="milliseconds")
 
     def __post_init__(self) -> None:

@@ -24,7 +24,7 @@ from typing import Callable, Protocol
 import cv2
 import numpy as np
 
-from .app import PipelineInfo, build_pipeline, select_pack, smoothing_params
+from .app import PipelineInfo, build_pipeline, classify_rate_hz, select_pack, smoothing_params
 from .config import Config, ConfigWatcher
 from .errors import ConfigError, EmojiCamError
 from .packs import discover_packs
@@ -373,17 +373,20 @@ class Engine:
     def _apply_config(self, new: Config) -> None:
         """Apply what can change live; keep the last good state for anything that fails."""
         old = self.config
-        if (new.detector, new.classifier, new.runtime) != (old.detector, old.classifier, old.runtime):
+        if (new.detector, new.classifier.model, new.runtime) != (old.detector, old.classifier.model, old.runtime):
             try:
                 pipeline, info = self._pipeline_factory(new)
             except EmojiCamError as exc:
                 self._report(f"{exc}; keeping the current models")
-                new = replace(new, detector=old.detector, classifier=old.classifier, runtime=old.runtime)
+                new = replace(new, detector=old.detector, runtime=old.runtime,
+                              classifier=replace(new.classifier, model=old.classifier.model))
             else:
                 pipeline.set_pack(self.pipeline.pack)
                 self.pipeline, self.info = pipeline, replace(info, pack=self.info.pack)
         if new.smoothing != old.smoothing:
             self.pipeline.smoother.configure(smoothing_params(new.smoothing))
+        if new.classifier.rate_hz != old.classifier.rate_hz:
+            self.pipeline.schedule.configure(classify_rate_hz(new, "live"))
         if new.camera.mirror != old.camera.mirror:
             self._mirror = new.camera.mirror
         if new.pack.name != self.info.pack:

@@ -11,6 +11,7 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
+from .classify_schedule import ClassifySchedule
 from .smooth import ExpressionSmoother
 from .track import Tracker
 from .types import Detections, Expression, FaceResult, FrameResult, TrackedFace, check_frame
@@ -33,7 +34,9 @@ class Pipeline:
     """``process(frame, t_seconds) -> (frame_with_emojis, FrameResult)``.
 
     ``detect_every`` > 1 runs the detector on every Nth frame only; the tracker carries faces in between.
-    ``pack`` may be swapped at any time with ``set_pack``; ``smoother.configure`` changes smoothing live.
+    ``schedule`` decides which faces are classified in each frame (default: every face, every frame); the others keep
+    their last classification and shown emoji. ``pack`` may be swapped at any time with ``set_pack``;
+    ``smoother.configure`` and ``schedule.configure`` change smoothing and the classification rate live.
     """
 
     def __init__(
@@ -45,6 +48,7 @@ class Pipeline:
         tracker: Tracker | None = None,
         smoother: ExpressionSmoother | None = None,
         detect_every: int = 1,
+        schedule: ClassifySchedule | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         if detect_every < 1:
@@ -56,6 +60,7 @@ class Pipeline:
         self.tracker = tracker or Tracker()
         self.smoother = smoother or ExpressionSmoother()
         self.detect_every = detect_every
+        self.schedule = schedule or ClassifySchedule(rate_hz=0)
         self._clock = clock
         self._index = 0
 
@@ -66,6 +71,7 @@ class Pipeline:
         """Forget every face (after a cut, a pause, or a camera switch)."""
         self.tracker.reset()
         self.smoother.forget(set())
+        self.schedule.forget(set())
 
     def process(self, frame_bgr: np.ndarray, t_seconds: float) -> tuple[np.ndarray, FrameResult]:
         check_frame(frame_bgr)
@@ -82,13 +88,22 @@ class Pipeline:
         lap("detect")
         faces = self.tracker.update(detections, t_seconds)
         self.smoother.forget(self.tracker.active_ids)
+        self.schedule.forget(self.tracker.active_ids)
         lap("track")
-        probs = self.classifier(frame_bgr, faces) if faces else np.zeros((0, 7), np.float32)
+        due = self.schedule.due([f.track_id for f in faces], t_seconds) if faces else []
+        probs = self.classifier(frame_bgr, [faces[i] for i in due]) if due else np.zeros((0, 7), np.float32)
+        fresh = dict(zip(due, probs))
         lap("classify")
         results = []
-        for face, p in zip(faces, probs):
-            smoothed, shown = self.smoother.update(face.track_id, p, t_seconds)
-            results.append(FaceResult(face, p, smoothed, shown))
+        for i, face in enumerate(faces):
+            state = None if i in fresh else self.smoother.current(face.track_id)
+            if state is None:  # classified in this frame (a face is always classified in its first frame)
+                p = fresh[i] if i in fresh else self.classifier(frame_bgr, [face])[0]
+                smoothed, shown = self.smoother.update(face.track_id, p, t_seconds)
+                results.append(FaceResult(face, p, smoothed, shown))
+            else:
+                p, smoothed, shown = state
+                results.append(FaceResult(face, p, smoothed, shown, classified=False))
         lap("smooth")
         out = self.compositor.compose(frame_bgr.copy(), [(r.face, r.emotion) for r in results], self.pack)
         lap("compose")

@@ -114,6 +114,7 @@ class FaceResult:
     probs: np.ndarray  # (7,) float32, classifier output for this frame, FER order
     smoothed: np.ndarray  # (7,) float32, after temporal smoothing
     emotion: Expression  # what is drawn (after smoothing and hysteresis)
+    classified: bool = True  # False: not classified in this frame (classifier.rate_hz); probs is the last output
 
 
 @dataclass(frozen=True)
