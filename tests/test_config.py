@@ -70,6 +70,7 @@ def test_defaults_match_the_documented_values() -> None:
         "smoothing": {"time_constant_ms": 250.0, "switch_margin": 0.15, "min_hold_ms": 300.0,
                       "neutral_margin": 0.0, "neutral_hold_ms": 100.0},
         "camera": {"device": 0, "width": 1280, "height": 720, "fps": 30.0, "mirror": False},
+        "privacy": {"hide_when_no_face": True},
         "output": {"sink": "auto", "virtual_camera_name": "Emoji Cam"},
         "runtime": {"execution_provider": "auto", "threads": 1},
         "timeline": {"path": ""},

@@ -63,7 +63,9 @@ def clock():
 
 
 def camera_engine(camera, clock, sink, **kw):
-    config = Config().with_changes({"camera.width": SIZE[0], "camera.height": SIZE[1], "camera.fps": FPS})
+    # The stand-in pipeline finds no faces, so the picture would be hidden (tests/test_privacy.py covers that).
+    config = Config().with_changes({"camera.width": SIZE[0], "camera.height": SIZE[1], "camera.fps": FPS,
+                                    "privacy.hide_when_no_face": False})
 
     def open_input(cfg):
         def open_camera():
@@ -210,7 +212,8 @@ def test_config_edits_apply_live_and_bad_edits_keep_the_last_good(tmp_path, cloc
                            on_problem=problems.append)
     engine.begin()
     try:
-        update_config_file(path, {"camera.mirror": True, "pack.name": "classic"})
+        update_config_file(path, {"camera.mirror": True, "pack.name": "classic",
+                                  "privacy.hide_when_no_face": False})
         run_steps(engine, clock, 0.0, 0.1)
         assert engine.status().mirror and engine.status().pack == "classic"
         path.write_text(path.read_text().replace("mirror = true", "mirror = maybe"))

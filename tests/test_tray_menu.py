@@ -82,7 +82,7 @@ def keys(items: tuple[Item, ...]) -> list[str]:
 def test_menu_has_every_entry_of_the_issue_in_order():
     items = build_menu(make_state())
     assert [k for k in keys(items) if k != "-"] == [
-        "status", "enabled", "paused", "pack", "mirror", "preview", "smoothing", "camera", "open-config",
+        "status", "enabled", "paused", "hide-no-face", "pack", "mirror", "preview", "smoothing", "camera", "open-config",
         "open-packs", "diagnostics", "autostart", "quit"]
     assert [i.text for i in items if i.key == "quit"] == ["Quit"]
 
@@ -91,8 +91,8 @@ def test_sections_are_separated_by_one_line_each():
     items = build_menu(make_state())
     assert items[0].key != "-" and items[-1].key == "quit"
     assert not any(a.separator and b.separator for a, b in zip(items, items[1:]))
-    assert [i.key for i, after in zip(items, items[1:]) if after.separator] == ["status", "paused", "camera",
-                                                                                "autostart"]
+    assert [i.key for i, after in zip(items, items[1:]) if after.separator] == ["status", "hide-no-face",
+                                                                                "camera", "autostart"]
 
 
 def test_every_action_is_an_action():
@@ -128,6 +128,20 @@ def test_enabled_and_paused_are_opposite_checks(paused, enabled_checked, paused_
     assert enabled.action == enabled_action
     assert pause.action == menu.SetEnabled(paused)
     assert enabled.default  # a click on the icon toggles it where the backend has a default action
+
+
+@pytest.mark.parametrize("hide", [True, False])
+def test_hide_when_no_face_is_a_toggle_of_the_setting(hide):
+    config = Config().with_changes({"privacy.hide_when_no_face": hide})
+    item = find_item(build_menu(make_state(config=config)), "hide-no-face")
+    assert (item.checked, item.action) == (hide, menu.SetHideWhenNoFace(not hide))
+
+
+def test_hide_when_no_face_is_written_to_the_config_and_applied(controller):
+    controller.perform(menu.SetHideWhenNoFace(False))
+    assert load_config(controller.config_path).privacy.hide_when_no_face is False
+    [(name, applied)] = controller.engine.calls
+    assert (name, applied.privacy.hide_when_no_face) == ("apply_config", False)
 
 
 def test_smoothing_submenu_checks_the_preset_of_the_config():

@@ -5,9 +5,9 @@ Nothing here imports pystray or touches the desktop: the backend (``tray/backend
 controller reaches the outside world only through the small interfaces passed to it (engine, config writer, desktop),
 so the whole menu logic is tested with fakes.
 
-Which settings are saved: the emoji pack, mirror, smoothing and camera are written to the config file (the same keys
-a person would edit by hand) and applied to the running engine at once. Enabled/Paused is not saved: pausing is a
-privacy switch for the current meeting, and Emoji Cam always starts enabled.
+Which settings are saved: the emoji pack, mirror, smoothing, camera and "Hide me when no face is found" are written
+to the config file (the same keys a person would edit by hand) and applied to the running engine at once.
+Enabled/Paused is not saved: pausing is a privacy switch for the current meeting, and Emoji Cam always starts enabled.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ class Action:
 @dataclass(frozen=True)
 class SetEnabled(Action):
     enabled: bool
+
+
+@dataclass(frozen=True)
+class SetHideWhenNoFace(Action):
+    hide: bool
 
 
 @dataclass(frozen=True)
@@ -190,11 +195,14 @@ def _status_section(state: MenuState) -> tuple[Item, ...]:
 
 
 def _privacy_section(state: MenuState) -> tuple[Item, ...]:
-    """What the meeting may see: Enabled / Paused (a click on the icon toggles them where the backend allows)."""
+    """What the meeting may see: Enabled / Paused (a click on the icon toggles them where the backend allows), and
+    whether a picture without a face found in it is hidden (privacy.hide_when_no_face, saved)."""
     enabled = not state.paused
+    hide = state.config.privacy.hide_when_no_face
     return (
         Item("enabled", "Enabled", SetEnabled(not enabled), checked=enabled, default=True),
         Item("paused", "Paused (camera released)", SetEnabled(not enabled), checked=not enabled),
+        Item("hide-no-face", "Hide me when no face is found", SetHideWhenNoFace(not hide), checked=hide),
     )
 
 
@@ -321,6 +329,8 @@ class Controller:
             case SetEnabled(enabled=False):
                 self.paused = True
                 self.engine.pause()
+            case SetHideWhenNoFace(hide=hide):
+                self._save({"privacy.hide_when_no_face": bool(hide)})
             case SetPack(name=name):
                 self._save({"pack.name": name})
             case SetMirror(mirror=mirror):

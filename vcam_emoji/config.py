@@ -7,6 +7,7 @@ The user's file is TOML with these sections (every key is optional; a missing ke
     [classifier]  model
     [smoothing]   time_constant_ms, switch_margin, min_hold_ms
     [camera]      device, width, height, fps, mirror
+    [privacy]     hide_when_no_face
     [output]      sink, virtual_camera_name
     [runtime]     execution_provider, threads
     [timeline]    path
@@ -275,6 +276,18 @@ class CameraConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    _section = "privacy"
+    hide_when_no_face: bool = _key(
+        True, "bool", "When no face is found in the picture (you turned away, poor light, a hand in front of your\n"
+        "face), send a blurred picture instead of the camera's, from the first such frame. Live input only; the\n"
+        "bundled demo clip and `vcam-emoji render` are never hidden.")
+
+    def __post_init__(self) -> None:
+        _check_section(self)
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     _section = "output"
     sink: str = _key(
@@ -324,6 +337,7 @@ class Config:
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     timeline: TimelineConfig = field(default_factory=TimelineConfig)

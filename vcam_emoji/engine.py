@@ -9,6 +9,8 @@ loop does no extra work.
 The output never stops: when the camera is gone, busy or black the sink gets a "camera unavailable" placeholder at the
 target frame rate while the input reconnects by itself; while paused it gets a "paused" frame and the camera is
 released.
+With ``privacy.hide_when_no_face`` a frame in which no face is tracked goes out blurred (vcam_emoji/privacy.py), so
+a missed detection never shows the real face; the bundled demo clip is shown as it is.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .config import Config, ConfigWatcher
 from .errors import ConfigError, EmojiCamError
 from .packs import discover_packs
 from .pipeline import Pipeline
+from .privacy import hide_picture
 from .sink.base import Sink
 from .source.demo import fit_frame
 from .source.placeholder import placeholder_frame
@@ -274,6 +277,8 @@ class Engine:
         except (ValueError, cv2.error) as exc:  # an odd frame from a driver: say so, show it unprocessed, go on
             self._set_state("running", f"skipped a frame the camera sent: {exc}")
             return
+        if not result.faces and self.config.privacy.hide_when_no_face and not self._input.is_demo:
+            out = hide_picture(out)  # no face tracked, so no emoji covers one: the camera picture must not go out
         with self._lock:
             self._last_result = result
             self._state = "running"
