@@ -1,9 +1,12 @@
 """The live loop, headless: fps, per-frame latency (input frame taken -> handed to the sink) and CPU use.
 
     .venv/bin/python benchmarks/bench_live.py [--seconds 20] [--source demo|FILE] [--sink none|FILE.avi]
+                                              [--rates 15,0]
 
-Runs the real engine (models, tracking, smoothing, compositing) at 1280x720, 30 fps, the way `vcam-emoji run` does.
-Prints figures; asserts nothing.
+Runs the real engine (models, tracking, smoothing, compositing) at 1280x720, 30 fps, the way `vcam-emoji run` does,
+once per classifier.rate_hz in --rates (default 15 then 0 = every frame), one after the other in the same process,
+and prints for each: fps, latency, the process's CPU, and the classify stage's share of one core (its time per
+second of wall time; onnxruntime runs it on one thread). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -35,17 +38,24 @@ def main() -> None:
     ap.add_argument("--sink", default="none", help="none (drop frames), or a video file path")
     ap.add_argument("--threads", type=int, default=1, help="onnxruntime threads per model")
     ap.add_argument("--detector", default="auto")
+    ap.add_argument("--classifier", default="default")
+    ap.add_argument("--rates", default="15,0", help="classifier.rate_hz values to run one after the other")
     args = ap.parse_args()
     print(describe())
+    for rate in (float(r) for r in args.rates.split(",")):
+        run_once(args, rate)
 
+
+def run_once(args: argparse.Namespace, rate_hz: float) -> None:
     config = Config().with_changes({"runtime.threads": args.threads, "runtime.execution_provider": "cpu",
-                                    "detector.model": args.detector})
+                                    "detector.model": args.detector, "classifier.model": args.classifier,
+                                    "classifier.rate_hz": rate_hz})
     size, fps = (config.camera.width, config.camera.height), config.camera.fps
     open_input, source_message = input_opener(args.source, config)
     sink, sink_message = open_run_sink(args.sink, config, size, fps)
-    faces: list[int] = []
+    results: list[tuple[float, FrameResult]] = []
     engine = Engine(config, open_input=open_input, sink=sink, sink_description=sink_message,
-                    on_result=lambda r: faces.append(len(r.faces)))
+                    on_result=lambda r: results.append((time.perf_counter(), r)))
     latencies: list[float] = []
     sent_at: list[float] = []
     original_send = engine._send  # measure the latency of every frame, not only the stats window
@@ -65,6 +75,13 @@ def main() -> None:
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     sink.close()
     lat = np.array(latencies[30:])  # skip the first second (warm-up)
+    faces = [len(r.faces) for _, r in results]
+    steady_results = [r for t, r in results if t - results[0][0] >= 1.0]
+    span = results[-1][0] - results[0][0] - 1.0
+    classify_ms = sum(r.stage_ms.get("classify", 0.0) for r in steady_results)
+    classified = sum(f.classified for r in steady_results for f in r.faces)
+    face_frames = sum(len(r.faces) for r in steady_results)
+    print(f"\n== classifier.rate_hz = {rate_hz:g}" + (" (every frame)" if rate_hz == 0 else ""))
     print(f"live loop, {source_message}; output: {sink_message}")
     print(f"{size[0]}x{size[1]} target {fps:g} fps, detector {engine.info.detector}, classifier {engine.info.classifier}, "
           f"{args.threads} thread(s) per model, {os.cpu_count()} cores, {wall:.1f} s")
@@ -74,6 +91,9 @@ def main() -> None:
           f"second; faces per frame min {min(faces)} max {max(faces)}")
     print(f"latency ms: p50 {np.percentile(lat, 50):.1f}  p99 {np.percentile(lat, 99):.1f}  max {lat.max():.1f}")
     print(f"CPU: {100 * cpu / wall:.0f}% of one core ({100 * cpu / wall / os.cpu_count():.0f}% of the machine)")
+    print(f"classify stage: {classified / span:.1f} classifications/s for {face_frames / span:.1f} face-frames/s, "
+          f"{classify_ms / max(classified, 1):.2f} ms each, {classify_ms / span / 10:.1f}% of one core "
+          f"(after the first second)")
 
 
 if __name__ == "__main__":
