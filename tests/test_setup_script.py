@@ -1,4 +1,5 @@
-"""installers/linux/setup-v4l2loopback.sh: shellcheck, --help, and --dry-run with fake system tools on PATH."""
+"""The v4l2loopback set-up script that `vcam-emoji setup-vcam` runs: shellcheck, --help, and --dry-run with fake
+system tools on PATH."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-SCRIPT = REPO / "installers" / "linux" / "setup-v4l2loopback.sh"
+SCRIPT = REPO / "vcam_emoji" / "installers" / "setup-v4l2loopback.sh"
 OPTIONS_LINE = 'options v4l2loopback devices=1 video_nr=10 card_label="Emoji Cam" exclusive_caps=1'
 BASIC_TOOLS = ("bash", "cat", "sed", "dirname", "basename", "uname", "id", "mkdir")
 

@@ -38,7 +38,7 @@ def test_auto_without_vcam_or_display_writes_a_file_and_says_why(tmp_path, no_vc
     assert type(sink).__name__ == "VideoFileSink"
     assert out.is_file() and out.stat().st_size > 0
     assert reason.startswith("no virtual camera available")
-    assert "setup-v4l2loopback.sh" in reason
+    assert "vcam-emoji setup-vcam" in reason
     assert reason.endswith(f"; no display: writing to {out}")
 
 

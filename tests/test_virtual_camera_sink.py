@@ -227,12 +227,12 @@ def test_linux_falls_back_to_another_loopback_with_a_warning(fake, tmp_path, cap
     with caplog.at_level(logging.WARNING), VirtualCameraSink((W, H), FPS, system="Linux", sys_root=root) as sink:
         assert sink.device == "/dev/video3"
     assert "no v4l2loopback device is named 'Emoji Cam'" in caplog.text
-    assert "setup-v4l2loopback.sh" in caplog.text
+    assert "run `vcam-emoji setup-vcam`" in caplog.text
 
 
 def test_linux_without_loopback_says_what_to_install(fake, tmp_path):
     root = fake_sys(tmp_path, {0: "Integrated Camera"}, ())
-    with pytest.raises(DeviceError, match=r"no virtual camera available.*sudo installers/linux/setup-v4l2loopback\.sh"):
+    with pytest.raises(DeviceError, match=r"no virtual camera available.*run `vcam-emoji setup-vcam`"):
         VirtualCameraSink((W, H), FPS, system="Linux", sys_root=root)
     assert fake.opened == []
 
@@ -266,7 +266,7 @@ def test_describe_backends_for_doctor(fake, tmp_path):
     empty = fake_sys(tmp_path / "empty", {0: "Integrated Camera"}, ())
     [status] = describe_backends("Linux", sys_root=empty)
     assert (status.backend, status.available) == ("v4l2loopback", False)
-    assert "setup-v4l2loopback.sh" in status.fix
+    assert "vcam-emoji setup-vcam" in status.fix
     ready = fake_sys(tmp_path / "ready", {5: "Emoji Cam"}, (5,))
     [status] = describe_backends("Linux", sys_root=ready, probe=True)
     assert (status.available, status.shows_as, status.fix) == (True, "Emoji Cam", "")
@@ -288,7 +288,7 @@ def _emoji_cam_device() -> str | None:
 def test_frames_reach_a_real_v4l2loopback_emoji_cam():
     device = _emoji_cam_device()
     if device is None:
-        pytest.skip("no v4l2loopback device named 'Emoji Cam'; run installers/linux/setup-v4l2loopback.sh first")
+        pytest.skip("no v4l2loopback device named 'Emoji Cam'; run `vcam-emoji setup-vcam` first")
     size = (640, 480)
     # A frame with large flat colour areas, so YUV conversion and chroma subsampling barely change it.
     frame = np.zeros((size[1], size[0], 3), np.uint8)

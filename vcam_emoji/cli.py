@@ -284,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     # required: a bare `vcam-emoji` is a usage error (exit 2) whose usage line lists the commands
     sub = parser.add_subparsers(title="commands", dest="command", required=True)
 
-    def command(name: str, func: Callable[[argparse.Namespace], int] | None, help: str, **kw) -> argparse.ArgumentParser:
+    def command(name: str, func: Callable[[argparse.Namespace], int] | None, help: str,
+                **kw) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help, **kw)
         p.set_defaults(func=func)
         return p
@@ -350,8 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("path", help="the pack folder (with pack.json)")
     q.set_defaults(func=cmd_packs_validate)
 
+    from . import setup_vcam
+
+    setup_vcam.add_parser(sub)
+
     p = command("train", cmd_train, "train an expression model (needs the train extra: "
-                "pip install torch==2.13.0 -e .[train])")
+                'pip install "vcam-emoji[train]" torch==2.13.0)')
     _add_train_arguments(p)
     return parser
 

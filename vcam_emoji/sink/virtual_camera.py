@@ -28,7 +28,7 @@ from ..source.camera import scan_v4l2
 log = logging.getLogger(__name__)
 
 DEFAULT_NAME = "Emoji Cam"
-LINUX_SETUP = "installers/linux/setup-v4l2loopback.sh"
+SETUP_COMMAND = "vcam-emoji setup-vcam"  # runs the set-up script shipped in the package, with sudo
 QUEUE_SIZE = 2
 
 
@@ -52,8 +52,9 @@ class BackendStatus:
 
 def _linux_fix(name: str) -> str:
     return (
-        f"install v4l2loopback and create the {name!r} camera: run `sudo {LINUX_SETUP}` from the Emoji Cam "
-        f"sources (packages v4l2loopback-dkms and v4l2loopback-utils on Debian/Ubuntu)"
+        f"install v4l2loopback and create the {name!r} camera: run `{SETUP_COMMAND}` (it asks for sudo; "
+        f"`{SETUP_COMMAND} --dry-run` shows every command; packages v4l2loopback-dkms and v4l2loopback-utils on "
+        f"Debian/Ubuntu)"
     )
 
 
@@ -61,13 +62,14 @@ def _windows_fix(name: str) -> str:
     return (
         f"install Unity Capture (github.com/schellingb/UnityCapture) under the name {name!r}: as administrator run "
         f'`regsvr32 UnityCaptureFilter64.dll "/i:UnityCaptureName={name}"` - or install OBS Studio 26+ and '
-        f"start its Virtual Camera once"
+        f"start its Virtual Camera once (`{SETUP_COMMAND}` prints the steps)"
     )
 
 
 MACOS_FIX = (
     "install OBS Studio 30+ and start its Virtual Camera once (this installs the camera system extension); "
-    "on macOS the camera is always called 'OBS Virtual Camera', its name cannot be changed"
+    "on macOS the camera is always called 'OBS Virtual Camera', its name cannot be changed "
+    f"(`{SETUP_COMMAND}` prints the steps)"
 )
 
 
@@ -97,7 +99,7 @@ def plan_backends(
                 d.path,
                 d.name,
                 f"no v4l2loopback device is named {name!r}; using {d.path}, which apps show as {d.name!r} "
-                f"(run `sudo {LINUX_SETUP}` to get {name!r})",
+                f"(run `{SETUP_COMMAND}` to get {name!r})",
             )
             for d in others
         ]

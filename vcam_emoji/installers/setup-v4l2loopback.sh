@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up the "Emoji Cam" virtual camera on Linux: installs v4l2loopback, configures it to create one camera named
 # "Emoji Cam" at every boot, and loads it now. Run with --dry-run first to see every command and file.
+# It ships inside the vcam-emoji package; `vcam-emoji setup-vcam [--dry-run]` runs it (with sudo).
 set -euo pipefail
 
 NAME="Emoji Cam"
@@ -8,18 +9,21 @@ VIDEO_NR=10
 DRY_RUN=0
 ROOT=""
 SKIP_INSTALL=0
+PROG="$0" # how the user started it, for the messages; `vcam-emoji setup-vcam` passes --prog
 
 usage() {
     cat <<EOF
-Usage: sudo $0 [--dry-run] [--video-nr N] [--name NAME] [--skip-install] [--root DIR]
+Usage: $PROG [--dry-run] [--video-nr N] [--name NAME] [--skip-install] [--root DIR]
 
 Installs v4l2loopback and creates a virtual camera named "$NAME" that Zoom, Teams, Meet, OBS and browsers can pick.
+It needs root (sudo), except with --dry-run.
 
   --dry-run       print every command it would run and every file it would write; change nothing
   --video-nr N    the camera becomes /dev/videoN (default: $VIDEO_NR, clear of real webcams)
   --name NAME     the name apps show (default: "$NAME"; Emoji Cam looks for this name)
   --skip-install  do not install packages (v4l2loopback is already installed)
   --root DIR      write the configuration files under DIR instead of / (for packaging)
+  --prog NAME     the command to name in messages (default: this script's path)
   -h, --help      show this help
 
 Steps:
@@ -80,6 +84,11 @@ while [ $# -gt 0 ]; do
             shift
             ;;
         --skip-install) SKIP_INSTALL=1 ;;
+        --prog)
+            [ $# -ge 2 ] || { usage >&2; exit 2; }
+            PROG="$2"
+            shift
+            ;;
         -h | --help)
             usage
             exit 0
@@ -104,7 +113,7 @@ if [ "$(uname -s)" != "Linux" ]; then
     die "this script is for Linux; on Windows install Unity Capture or OBS, on macOS install OBS Studio"
 fi
 if [ "$DRY_RUN" -eq 0 ] && [ "$(id -u)" -ne 0 ]; then
-    die "run it as root: sudo $0 (or try --dry-run first to see what it does)"
+    die "run it as root: sudo $PROG (or try --dry-run first to see what it does)"
 fi
 if [ "$DRY_RUN" -eq 1 ]; then
     say "Dry run: nothing is installed, written or loaded."
@@ -152,7 +161,7 @@ install_packages() {
         run dnf install -y v4l2loopback akmod-v4l2loopback
         say "akmods builds the module in the background; if modprobe fails below, wait a minute or run: sudo akmods --force"
     else
-        die "no apt-get or dnf here: install v4l2loopback (module + utils) with your package manager, then run $0 --skip-install"
+        die "no apt-get or dnf here: install v4l2loopback (module + utils) with your package manager, then run $PROG --skip-install"
     fi
 }
 
@@ -160,7 +169,7 @@ install_packages() {
 MODPROBE_OPTIONS="options v4l2loopback devices=1 video_nr=$VIDEO_NR card_label=\"$NAME\" exclusive_caps=1"
 
 write_config() {
-    write_file /etc/modprobe.d/emoji-cam.conf "# Written by Emoji Cam (installers/linux/setup-v4l2loopback.sh).
+    write_file /etc/modprobe.d/emoji-cam.conf "# Written by Emoji Cam (vcam-emoji setup-vcam).
 # One virtual camera, /dev/video$VIDEO_NR, named \"$NAME\" - the name Emoji Cam looks for.
 # exclusive_caps=1: the device reports only 'capture' once a program writes to it. Chrome, Chromium-based browsers
 # (Meet, Teams web) and WebRTC apps list a camera only if it is capture-only, so without this they do not see it.
