@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from .errors import ModelError
+from .resources import model_card
 from .types import EXPRESSION_LABELS, NUM_EXPRESSIONS, TrackedFace
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class ClassifierInput:
             output = manifest.get("output", "probabilities")
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{source}: classifier manifest is missing or has a bad field ({exc!r}); "
-                             "see models/MODELS.md for the schema") from None
+                             f"see the schema in {model_card()}") from None
         problems = []
         if len(size_hw) != 2 or min(size_hw) < 8:
             problems.append(f"input.size_hw = {size_hw!r} (expected [H, W], each >= 8)")

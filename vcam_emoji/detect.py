@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from .errors import ModelError
+from .resources import model_card
 from .models import ModelSpec
 from .onnx_session import create_session
 from .types import Detections, check_frame
@@ -171,7 +172,8 @@ def _manifest_get(spec: ModelSpec, *keys: str) -> Any:
         if not isinstance(node, dict) or key not in node:
             raise ModelError(
                 f"{spec.manifest_path}: the manifest lacks {'.'.join(keys)}, which a {spec.architecture} detector "
-                f"needs; rebuild it with models/build_models.py"
+                f"needs; see the schema in {model_card()} (a bundled model: reinstall vcam-emoji: "
+                f"pip install --force-reinstall --no-deps vcam-emoji)"
             )
         node = node[key]
     return node

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ModelError
+from .resources import model_card
 from .resources import models_dir as _bundled_models_dir
 from .types import EXPRESSION_LABELS
 
@@ -82,7 +83,7 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ModelError(
             f"{path}: the model manifest is missing; every .onnx model needs a .json manifest beside it "
-            f"(see models/MODELS.md) — copy it together with the model"
+            f"(schema in {model_card()}) — copy it together with the model"
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -103,7 +104,8 @@ def _check_manifest(path: Path, m: dict[str, Any]) -> None:
     missing += [k for k in (_CLASSIFIER_KEYS if task == "expression_classification" else _DETECTOR_KEYS)
                 if k not in m]
     if missing:
-        raise ModelError(f"{path}: the model manifest lacks {', '.join(missing)}; see models/MODELS.md for the schema")
+        raise ModelError(f"{path}: the model manifest lacks {', '.join(missing)}; see the schema in "
+                         f"{model_card()}")
     if task == "expression_classification":
         classes = m["classes"]
         if list(classes) != list(EXPRESSION_LABELS):
@@ -179,7 +181,7 @@ def load_model_spec(
         if actual != manifest["sha256"]:
             raise ModelError(
                 f"{onnx_path}: sha256 {actual} does not match the manifest ({manifest['sha256']}): the file is "
-                f"corrupt or was modified; reinstall vcam-emoji or rebuild it with models/build_models.py"
+                f"corrupt or was modified; reinstall vcam-emoji (pip install --force-reinstall --no-deps vcam-emoji)"
             )
     spec = ModelSpec(
         name=str(manifest["name"]),

@@ -95,7 +95,7 @@ def create_session(model_path: str | Path, providers: str = "auto", threads: int
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(
             f"{path}: onnxruntime cannot load this model ({first_line}); the file is corrupt, truncated or not an "
-            f"ONNX model — reinstall vcam-emoji or rebuild it with models/build_models.py"
+            f"ONNX model — reinstall vcam-emoji (pip install --force-reinstall --no-deps vcam-emoji)"
         ) from exc
     finally:
         if quiet_probe:

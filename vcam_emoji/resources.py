@@ -25,3 +25,12 @@ def models_dir() -> Path:
 
 def packs_dir() -> Path:
     return bundled_dir("emoji_packs")
+
+
+def model_card() -> str:
+    """Where MODELS.md (the model manifest schema, accuracy and speed) is in this installation, for messages."""
+    try:
+        path = models_dir() / "MODELS.md"
+    except EmojiCamError:
+        return "MODELS.md in the vcam-emoji package"
+    return str(path) if path.is_file() else "MODELS.md in the vcam-emoji package"

@@ -10,7 +10,7 @@ import shlex
 import sys
 from pathlib import Path
 
-INSTALL_HINT = "pip install torch==2.13.0 -e .[train]"
+INSTALL_HINT = 'pip install "vcam-emoji[train]" torch==2.13.0'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export-to", type=Path, default=None,
                         help="folder for <name>.onnx and <name>.json (default: OUT)")
     parser.add_argument("--model-card", action="store_true",
-                        help="with --export-only: also print a models/MODELS.md section for the exported model")
+                        help="with --export-only: also print a MODELS.md section (model card) for the exported model")
     parser.add_argument("--name", default="emocnn_fer2013", help="model name (default emocnn_fer2013)")
     parser.add_argument("--int8", action="store_true",
                         help="export the int8-quantized model (static, calibrated on training images): about 3x "

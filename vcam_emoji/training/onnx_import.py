@@ -43,7 +43,8 @@ class FoldedEmoCNN:
 
 def _not_emocnn(path: Path, why: str) -> InputError:
     return InputError(f"--init: {path} is not an EmoCNN exported by vcam-emoji train ({why}); --init takes such an "
-                      f".onnx (e.g. models/emocnn_fer2013.onnx) or a checkpoint (best.pt) of an earlier run")
+                      f".onnx (e.g. runs/mine/emocnn_fer2013.onnx), a bundled model's name (emocnn_fer2013) or a "
+                      "checkpoint (best.pt) of an earlier run")
 
 
 def read_emocnn_onnx(path: Path) -> FoldedEmoCNN:
