@@ -116,9 +116,9 @@ BACKEND_HAS_MENU: Mapping[str, bool] = {"appindicator": True, "gtk": True, "xorg
                                         "darwin": True, "dummy": True}
 LINUX_MENU_FIX = (
     "install PyGObject with AppIndicator: sudo apt-get install python3-gi gir1.2-ayatanaappindicator3-0.1 "
-    "(Debian/Ubuntu; Fedora: sudo dnf install python3-gobject libayatana-appindicator-gtk3), then run "
-    "scripts/setup.sh again, which lets .venv use them (a pip install: pip install PyGObject, which builds from "
-    "source and needs libgirepository1.0-dev, libcairo2-dev and a C compiler)")
+    "(Debian/Ubuntu; Fedora: sudo dnf install python3-gobject libayatana-appindicator-gtk3) and start Emoji Cam "
+    "from a venv that sees them (python3 -m venv --system-site-packages), or pip install PyGObject into its venv "
+    "(it builds from source: needs libgirepository1.0-dev, libcairo2-dev and a C compiler)")
 
 
 @dataclass(frozen=True)
