@@ -86,6 +86,17 @@ def test_doctor_on_a_machine_with_nothing(tmp_path, monkeypatch):
     assert_pip_user_text(text)
 
 
+@pytest.mark.parametrize("environ", [{}, {"DISPLAY": ":1", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"},
+                                     {"DISPLAY": ":1", "PYSTRAY_BACKEND": "xorg"}])
+def test_the_tray_line_of_doctor(environ):
+    from tray.backend import HostProbes, describe_tray_backend
+
+    no = lambda: False  # noqa: E731
+    report = describe_tray_backend(environ, "Linux", HostProbes(sni_watcher=no, xembed_tray=lambda: True, gtk=no,
+                                                                appindicator=no))
+    assert_pip_user_text(report.text() + "\n" + report.fix)
+
+
 def test_model_errors(tmp_path):
     model = tmp_path / "mine.onnx"
     model.write_bytes(b"not an onnx model")

@@ -228,17 +228,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------- doctor
+def _describe_tray():
+    """The tray package's report of the tray emoji-cam would show (None if the tray package is not installed)."""
+    try:
+        from tray.backend import describe_tray_backend
+    except ImportError:
+        return None
+    return describe_tray_backend
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from .doctor import diagnose
 
     _, config_path = _load_config_path(args.config)
-    report = diagnose(config_path)
-    print("\n".join(report.lines()))
-    if report.ok:
-        print("\nEverything Emoji Cam needs is here.")
-        return EXIT_OK
-    print("\nSomething Emoji Cam needs is missing: see the lines marked !! and their fixes.")
-    return EXIT_FAIL
+    report = diagnose(config_path, describe_tray=_describe_tray())
+    print("\n".join(report.lines(args.use)))
+    print()
+    print("\n".join(report.summary(args.use)))
+    return EXIT_OK if report.ok_for(args.use) else EXIT_FAIL
 
 
 # ----------------------------------------------------------------------------------------------------------- packs
@@ -312,8 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(p)
     config_option(p)
 
-    p = command("doctor", cmd_doctor, "check cameras, virtual camera, models, execution providers, packs and "
-                "settings; exits non-zero when something needed is missing")
+    p = command("doctor", cmd_doctor, "check cameras, virtual camera, tray, models, execution providers, packs and "
+                "settings, per use; exits 1 when the use asked for cannot work")
+    p.add_argument("--for", dest="use", choices=["live", "render"], default="live",
+                   help="live: use in a meeting (camera and virtual camera needed); render: render and analyse "
+                   "recorded videos and photos (no camera needed). Default: live")
     config_option(p)
 
     p = command("render", cmd_render, "emojify a video or a photo")

@@ -1,6 +1,9 @@
-"""`vcam-emoji doctor`: what Emoji Cam can see on this machine and what is missing, with how to fix it.
+"""`vcam-emoji doctor`: what Emoji Cam can see on this machine and what is missing, with how to fix it, per use.
 
-``diagnose`` returns plain data (the tray shows the same summary); only the CLI prints it.
+Two uses need different things: live use in a meeting (``run``, ``emoji-cam``) needs a camera and a virtual camera
+driver besides the models and packs; rendering and analysing recorded videos and photos need only the models, the
+packs and valid settings. Each check says which uses it is needed for; ``Report.ok_for(use)`` is what ``doctor --for
+USE`` exits on. ``diagnose`` returns plain data; only the CLI prints it.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from .app import classifier_spec
 from .config import Config, load_config
@@ -19,34 +22,80 @@ from .packs import discover_packs, user_packs_dir
 from .sink.preview import display_available
 
 
+LIVE, RENDER = "live", "render"
+USES = {  # use -> (what it is, the commands), for the summary
+    LIVE: ("live use in a meeting", "vcam-emoji run, emoji-cam"),
+    RENDER: ("rendering and analysing recorded videos and photos", "vcam-emoji render"),
+}
+ALL_USES = frozenset(USES)
+INFO = frozenset()  # a check that no use needs: shown, never fails doctor
+
+
 @dataclass(frozen=True)
 class Check:
-    section: str  # "config", "camera", "virtual camera", "models", "providers", "packs", "display"
+    section: str  # "config", "camera", "virtual camera", "display", "tray", "models", "providers", "packs"
     ok: bool
     text: str
     fix: str = ""
-    needed: bool = True  # a failed needed check makes doctor exit non-zero
+    needed_for: frozenset[str] = ALL_USES  # the uses that cannot work while this check fails
+
+    def blocks(self, use: str) -> bool:
+        return not self.ok and use in self.needed_for
 
 
 @dataclass(frozen=True)
 class Report:
     checks: tuple[Check, ...] = field(default_factory=tuple)
 
+    def blocking(self, use: str) -> list[Check]:
+        """The failed checks that stop ``use`` from working."""
+        return [c for c in self.checks if c.blocks(use)]
+
+    def ok_for(self, use: str) -> bool:
+        return not self.blocking(use)
+
     @property
     def ok(self) -> bool:
-        return all(c.ok or not c.needed for c in self.checks)
+        """Every use works."""
+        return all(self.ok_for(use) for use in USES)
 
-    def lines(self) -> list[str]:
+    def lines(self, use: str = LIVE) -> list[str]:
+        """The checks by section: ``ok``, ``!!`` (stops ``use``) or ``--`` (missing, but ``use`` works without)."""
         out, section = [], None
         for c in self.checks:
             if c.section != section:
                 section = c.section
                 out.append(f"{section}:")
-            mark = "ok " if c.ok else ("!! " if c.needed else "-- ")
+            mark = "ok " if c.ok else ("!! " if c.blocks(use) else "-- ")
             out.append(f"  {mark}{c.text}")
-            if c.fix and not c.ok:
+            if c.fix and not c.ok and c.fix not in c.text:
                 out.append(f"       fix: {c.fix}")
         return out
+
+    def summary(self, use: str = LIVE) -> list[str]:
+        """One line per use (ready, or what stops it), then the verdict for ``use``."""
+        out = []
+        for name, (what, commands) in USES.items():
+            blocking = self.blocking(name)
+            state = "ready" if not blocking else "cannot work: " + "; ".join(_short(c.text) for c in blocking)
+            out.append(f"{what} ({commands}): {state}")
+        what = USES[use][0]
+        if self.ok_for(use):
+            return out + [f"Ready for {what}."]
+        working = [USES[n][0] for n in USES if n != use and self.ok_for(n)]
+        also = f" ({working[0]} works here: vcam-emoji doctor --for {RENDER})" if working and use == LIVE else ""
+        return out + [f"Not ready for {what}: fix the lines marked !! above.{also}"]
+
+
+def _short(text: str) -> str:
+    return text.split(" (", 1)[0]
+
+
+def needed_for(*uses: str) -> frozenset[str]:
+    unknown = set(uses) - set(USES)
+    if unknown:
+        raise ValueError(f"unknown use(s) {sorted(unknown)}; uses: {', '.join(USES)}")
+    return frozenset(uses)
 
 
 def _config_checks(config_path: Path) -> tuple[list[Check], Config]:
@@ -67,22 +116,24 @@ def _camera_checks(config: Config, list_cameras: Callable[..., list]) -> list[Ch
             checks.append(Check("camera", True, f"{cam.index}: {cam.name}{where} via {cam.backend}: {sizes}"))
         else:
             checks.append(Check("camera", False, f"{cam.index}: {cam.name}{where}: {cam.skipped or 'no frames'}",
-                                needed=False))
+                                needed_for=INFO))
     if not any(c.ok for c in checks):
         checks.append(Check("camera", False, "no usable camera found (`vcam-emoji run` shows the demo clip instead)",
                             "plug in a webcam, close apps that hold it, and check camera permissions for this "
-                            "terminal/app in the system settings"))
+                            "terminal/app in the system settings", needed_for=needed_for(LIVE)))
     return checks
 
 
 def _vcam_checks(config: Config, describe_backends: Callable[..., list]) -> list[Check]:
     statuses = describe_backends(name=config.output.virtual_camera_name, probe=True)
     checks = [Check("virtual camera", s.available, f"{s.backend}: apps show it as {s.shows_as!r}"
-                    if s.shows_as else s.backend, s.fix if s.available else "", needed=False) for s in statuses]
+                    if s.shows_as and s.available else f"{s.backend}: not available", s.fix if s.available else "",
+                    needed_for=INFO) for s in statuses]
     if not any(s.available for s in statuses):
         fix = next((s.fix for s in statuses if s.fix), "")
         checks.append(Check("virtual camera", False, "no virtual camera driver: meeting apps cannot see Emoji Cam "
-                            "(`vcam-emoji run` falls back to a preview window or a file)", fix))
+                            "(`vcam-emoji run` falls back to a preview window or a file)", fix,
+                            needed_for=needed_for(LIVE)))
     return checks
 
 
@@ -116,7 +167,7 @@ def _provider_checks(config: Config) -> list[Check]:
     wanted = config.runtime.execution_provider
     available = ort.get_available_providers()
     checks = [Check("execution providers", True, f"onnxruntime {ort.__version__} ({ort.get_device()} build) lists: "
-                                                 f"{', '.join(available)}", needed=False)]
+                                                 f"{', '.join(available)}", needed_for=INFO)]
     try:
         spec = classifier_spec(config.classifier.model)
         _, used = create_session(spec.path, providers=wanted, threads=1)
@@ -128,7 +179,7 @@ def _provider_checks(config: Config) -> list[Check]:
                         f"asked for {wanted!r}, a session actually uses: {', '.join(used)}",
                         "the GPU provider is listed but could not start (driver, CUDA/cuDNN libraries missing); the "
                         "CPU path is used and is fast enough for one or two faces" if gpu_asked and not on_gpu else "",
-                        needed=False))
+                        needed_for=INFO))
     return checks
 
 
@@ -136,15 +187,26 @@ def _pack_checks(config: Config) -> list[Check]:
     packs, errors = discover_packs()
     checks = [Check("packs", True, f"{p.name} ({'built-in' if p.builtin else 'user'}, {p.license})")
               for p in sorted(packs.values(), key=lambda p: p.name)]
-    checks += [Check("packs", False, str(e), "fix the file named, or remove the folder", needed=False) for e in errors]
+    checks += [Check("packs", False, str(e), "fix the file named, or remove the folder", needed_for=INFO)
+               for e in errors]
     if config.pack.name not in packs:
         checks.append(Check("packs", False, f"pack.name = {config.pack.name!r} is not installed",
                             f"choose one of {', '.join(sorted(packs))}, or add it to {user_packs_dir()}"))
     return checks
 
 
+def _tray_checks(describe_tray: Callable[[], object] | None) -> Iterable[Check]:
+    if describe_tray is None:
+        return []
+    tray = describe_tray()  # a tray.backend.TrayReport: backend, has_menu, reason, fix, text()
+    return [Check("tray", tray.has_menu, tray.text(), tray.fix, needed_for=INFO)]
+
+
 def diagnose(config_path: Path, *, list_cameras: Callable[..., list] | None = None,
-             describe_backends: Callable[..., list] | None = None) -> Report:
+             describe_backends: Callable[..., list] | None = None,
+             describe_tray: Callable[[], object] | None = None) -> Report:
+    """Check everything; ``describe_tray`` (the tray package's ``describe_tray_backend``, passed in by the CLI, as
+    the engine imports no UI) adds which tray ``emoji-cam`` would show and how to get its menu."""
     if list_cameras is None:
         from .source.camera import list_cameras
     if describe_backends is None:
@@ -155,7 +217,8 @@ def diagnose(config_path: Path, *, list_cameras: Callable[..., list] | None = No
     checks.append(Check("display", display_available(), f"{platform.system()}: "
                         + ("a display is available (preview window, tray)" if display_available() else
                            "no display (no preview window or tray; output goes to the virtual camera or a file)"),
-                        needed=False))
+                        needed_for=INFO))
+    checks += _tray_checks(describe_tray)
     checks += _model_checks(config)
     checks += _provider_checks(config)
     checks += _pack_checks(config)
