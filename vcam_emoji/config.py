@@ -42,6 +42,7 @@ import platformdirs
 import tomli_w
 
 from .errors import ConfigError
+from .packs import DEFAULT_PACK
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -190,7 +191,7 @@ def _check_section(instance: object) -> None:
 class PackConfig:
     _section = "pack"
     name: str = _key(
-        "twemoji", "str", "Emoji pack drawn over the faces: the name of an installed pack, e.g. \"twemoji\".\n"
+        DEFAULT_PACK, "str", "Emoji pack drawn over the faces: the name of an installed pack, e.g. \"twemoji\".\n"
         "Whether the pack exists is checked when Emoji Cam starts.", non_empty=True)
 
     def __post_init__(self) -> None:
