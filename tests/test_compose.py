@@ -351,3 +351,89 @@ def test_cache_is_bounded_in_entries_and_bytes() -> None:
 def test_bad_settings_are_rejected(kwargs: dict) -> None:
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         EmojiCompositor(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# the pack's face box: an image with hair and shoulders around its face lands with its face on the face
+
+
+def framed_face(size: int = 100, box: tuple[int, int, int, int] = (25, 20, 75, 70)) -> np.ndarray:
+    """A transparent image with a blue "body" square and a red "face" square at ``box`` (pixels, x0 y0 x1 y1)."""
+    img = np.zeros((size, size, 4), np.uint8)
+    img[10:95, 10:90] = (*BLUE, 255)
+    x0, y0, x1, y1 = box
+    img[y0:y1, x0:x1] = (*RED, 255)
+    return img
+
+
+def boxed_pack(image: np.ndarray, face_box: tuple[float, float, float, float]) -> EmojiPack:
+    images = {e: image for e in Expression}
+    return EmojiPack(name="boxed", author="tests", license="CC0-1.0", folder=Path("/mem/boxed"), images=images,
+                     face_box=face_box)
+
+
+def _reddish(frame: np.ndarray) -> np.ndarray:
+    """Pixels more than half red (edge pixels blend red with what is around it)."""
+    return (frame[..., 2].astype(int) - np.maximum(frame[..., 0], frame[..., 1]).astype(int)) > 127
+
+
+def _red_extent(frame: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(_reddish(frame))
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+@pytest.mark.parametrize("face_box, box", [
+    ((0.25, 0.20, 0.75, 0.70), (60, 40, 100, 80)),  # centred face, drawn 40 px over a 40 px face box
+    ((0.25, 0.20, 0.75, 0.70), (20, 10, 70, 60)),
+    ((0.10, 0.30, 0.50, 0.70), (90, 50, 130, 90)),  # a face off the image's centre
+])
+def test_face_box_of_the_pack_lands_on_the_detected_face(face_box, box) -> None:
+    size = 100
+    px = tuple(round(v * size) for v in face_box)
+    pack = boxed_pack(framed_face(size, px), face_box)
+    frame = grey_frame()
+    exact().compose(frame, [(face(box), Expression.HAPPY)], pack)
+    x0, y0, x1, y1 = _red_extent(frame)
+    assert abs(x0 - box[0]) <= 1 and abs(y0 - box[1]) <= 1 and abs(x1 - box[2]) <= 1 and abs(y1 - box[3]) <= 1
+    assert (frame == BLUE).all(axis=2).any(), "the rest of the image (the body) is drawn around the face"
+
+
+def test_face_box_scale_applies_to_the_face_not_the_image() -> None:
+    pack = boxed_pack(framed_face(100, (25, 25, 75, 75)), (0.25, 0.25, 0.75, 0.75))
+    frame = grey_frame(240, 320)
+    EmojiCompositor(size_step=0.0).compose(frame, [(face((140, 100, 180, 140)), Expression.SAD)], pack)
+    x0, y0, x1, y1 = _red_extent(frame)
+    assert abs((x1 - x0) - 52) <= 1 and abs((y1 - y0) - 52) <= 1  # 1.3 x 40 px, as a round emoji would be
+    assert abs((x0 + x1) / 2 - 160) <= 1 and abs((y0 + y1) / 2 - 120) <= 1
+
+
+def test_full_face_box_is_exactly_the_old_placement() -> None:
+    image = two_tone()
+    plain = pack_of(image)
+    full = boxed_pack(image, (0.0, 0.0, 1.0, 1.0))
+    for roll in (0.0, 17.0, -40.0):
+        a = EmojiCompositor().compose(noise_frame(), [(face((50, 30, 110, 90), roll), Expression.FEAR)], plain)
+        b = EmojiCompositor().compose(noise_frame(), [(face((50, 30, 110, 90), roll), Expression.FEAR)], full)
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("roll", [30.0, -55.0, 90.0])
+def test_rotation_turns_about_the_face_box_centre(roll) -> None:
+    face_box = (0.10, 0.30, 0.50, 0.70)  # face on the left of the image: a turn about the image centre would move it
+    pack = boxed_pack(framed_face(100, (10, 30, 50, 70)), face_box)
+    frame = grey_frame(240, 320)
+    box = (140, 100, 180, 140)
+    EmojiCompositor(scale=1.0, size_step=0.0, angle_step_degrees=0.0).compose(frame, [(face(box, roll),
+                                                                                      Expression.ANGRY)], pack)
+    ys, xs = np.nonzero(_reddish(frame))
+    # within the 0.5 px of whole-pixel placement; turning about the image centre would move it 10 px or more
+    assert abs(xs.mean() - 160) < 1.5 and abs(ys.mean() - 120) < 1.5
+
+
+def test_face_box_through_the_uncached_direct_warp() -> None:
+    pack = boxed_pack(framed_face(100, (10, 30, 50, 70)), (0.10, 0.30, 0.50, 0.70))
+    box = (140, 100, 180, 140)
+    cached = EmojiCompositor().compose(grey_frame(240, 320), [(face(box, 12.0), Expression.HAPPY)], pack)
+    direct = EmojiCompositor(max_sprite_side=16).compose(grey_frame(240, 320), [(face(box, 12.0),
+                                                                                 Expression.HAPPY)], pack)
+    assert np.mean(np.abs(cached.astype(int) - direct.astype(int))) < 1.0

@@ -6,9 +6,12 @@ so no channel swap happens per frame.
 
 How one face is drawn:
 
-* size: the emoji's longer side is ``scale`` x the longer side of the face box (1.3 by default, so it covers the
-  head); centred on the box centre;
-* rotation: by ``TrackedFace.roll_degrees`` (clockwise on screen when the image-right eye is lower, as the head is);
+* size and place: the pack's ``face_box`` (where the face is in its images; the whole image for a round emoji) is
+  drawn with its longer side ``scale`` x the longer side of the detected face box (1.3 by default, so a round emoji
+  covers the head), its centre on the detected box's centre. An avatar image with hair and shoulders around its face
+  (``face_box`` about the middle half) is thus drawn about twice that size, with its face on the face;
+* rotation: by ``TrackedFace.roll_degrees`` (clockwise on screen when the image-right eye is lower, as the head is),
+  about the centre of the pack's face box;
 * the scaled and rotated image ("sprite") is built once with premultiplied alpha (no dark fringes) and kept in an LRU
   cache keyed on pack, expression, size (quantised in steps of ``size_step``, 2 % by default) and angle (quantised to
   ``angle_step_degrees``); the cache is bounded both in entries and in bytes;
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .packs import EmojiPack
+from .packs import FULL_FACE_BOX, EmojiPack
 from .types import Expression, TrackedFace, check_frame
 
 log = logging.getLogger(__name__)
@@ -175,13 +178,29 @@ class EmojiCompositor:
         self._sources.clear()
         self._cache_bytes = 0
 
-    def sprite_geometry(self, face: TrackedFace) -> tuple[float, float, int, float]:
-        """(centre x, centre y, quantised emoji side in px, quantised angle in degrees) for ``face``."""
+    def sprite_geometry(
+        self,
+        face: TrackedFace,
+        face_box: Sequence[float] = FULL_FACE_BOX,
+        image_wh: tuple[int, int] = (1, 1),
+    ) -> tuple[float, float, int, float]:
+        """(image centre x, image centre y, quantised length in px of the image's longer side, quantised angle in
+        degrees) for drawing an image of ``image_wh`` pixels whose face is at ``face_box`` (fractions of the image,
+        see :mod:`vcam_emoji.packs`) over ``face``."""
         x0, y0, x1, y1 = (float(v) for v in face.box_xyxy)
-        side = self.scale * max(x1 - x0, y1 - y0)
+        w, h = (float(v) for v in image_wh)
+        fx0, fy0, fx1, fy1 = (float(v) for v in face_box)
+        face_side = max((fx1 - fx0) * w, (fy1 - fy0) * h)  # the pack's face box, in image pixels
+        side = self.scale * max(x1 - x0, y1 - y0) * max(w, h) / face_side
         has_eyes = np.shape(face.landmarks)[0] >= 2 if np.ndim(face.landmarks) == 2 else False
-        angle = face.roll_degrees if self.rotate and has_eyes else 0.0
-        return (x0 + x1) / 2.0, (y0 + y1) / 2.0, self._quantise_side(side), self._quantise_angle(angle)
+        angle = self._quantise_angle(face.roll_degrees if self.rotate and has_eyes else 0.0)
+        side_q = self._quantise_side(side)
+        # from the face box's centre to the image's centre, scaled and turned as _warp turns the image
+        dx, dy = w / 2.0 - (fx0 + fx1) / 2.0 * w, h / 2.0 - (fy0 + fy1) / 2.0 * h
+        k = side_q / max(w, h)
+        a = math.radians(-angle)
+        ox, oy = k * (math.cos(a) * dx + math.sin(a) * dy), k * (-math.sin(a) * dx + math.cos(a) * dy)
+        return (x0 + x1) / 2.0 + ox, (y0 + y1) / 2.0 + oy, side_q, angle
 
     # ---------------------------------------------------------------------------------------------------------------
     # internals
@@ -203,12 +222,12 @@ class EmojiCompositor:
         return 0.0 if abs(angle) < 1e-6 else float(angle)
 
     def _draw_one(self, frame: np.ndarray, face: TrackedFace, expression: Expression, pack: EmojiPack) -> None:
-        cx, cy, side, angle = self.sprite_geometry(face)
+        image = pack.images[expression]
+        h, w = image.shape[:2]
+        cx, cy, side, angle = self.sprite_geometry(face, pack.face_box, (w, h))
         if side == 0 or not (math.isfinite(cx) and math.isfinite(cy)):
             log.debug("face %s: degenerate box %s; not drawn", face.track_id, face.box_xyxy)
             return
-        image = pack.images[expression]
-        h, w = image.shape[:2]
         ew, eh = _rotated_extent(w * side / max(h, w), h * side / max(h, w), angle)
         if max(ew, eh) > self.max_sprite_side:
             self._draw_direct(frame, image, cx, cy, side, angle)

@@ -29,7 +29,7 @@ import numpy as np
 from .app import PipelineInfo, build_pipeline, classify_rate_hz, select_pack, smoothing_params
 from .config import Config, ConfigWatcher
 from .errors import ConfigError, EmojiCamError
-from .packs import discover_packs
+from .packs import PackWatcher, discover_packs, load_pack
 from .pipeline import Pipeline
 from .privacy import hide_picture
 from .sink.base import Sink
@@ -147,6 +147,8 @@ class Engine:
         self._listeners: tuple[FrameListener, ...] = ()  # replaced, never changed in place: the loop reads it unlocked
         self._thread: threading.Thread | None = None
         self.pipeline, self.info = self._pipeline_factory(config)
+        # a pack re-rendered on disk (vcam-emoji avatar edit) is shown without a restart
+        self._pack_watcher = PackWatcher(getattr(self.pipeline.pack, "folder", None), clock=clock)
 
     # --- commands (any thread) ------------------------------------------------------------------------------------
     def set_pack(self, name: str) -> None:
@@ -238,6 +240,8 @@ class Engine:
         two frames) to the sink."""
         self._run_commands()
         self._poll_config()
+        if self._pack_watcher.poll():
+            self._reload_pack()
         if self._paused or self._input is None:
             self._next_tick = self._wait_tick(self._next_tick)
             self._send(placeholder_frame(self.size_wh, PAUSED_LINES), None)
@@ -358,6 +362,18 @@ class Engine:
             pack = select_pack(packs, name)
         except EmojiCamError as exc:
             self._report(f"{exc}; still showing {self.info.pack!r}")
+            return
+        self.pipeline.set_pack(pack)
+        self.info = replace(self.info, pack=pack.name)
+        self._pack_watcher.watch(pack.folder)
+
+    def _reload_pack(self) -> None:
+        """The files of the pack shown changed on disk: show the new version, or keep the last good one."""
+        log.info("the files of pack %r changed; loading it again", self.info.pack)
+        try:
+            pack = load_pack(self._pack_watcher.folder, builtin=getattr(self.pipeline.pack, "builtin", False))
+        except EmojiCamError as exc:
+            self._report(f"{exc}; still showing the last good version of {self.info.pack!r}")
             return
         self.pipeline.set_pack(pack)
         self.info = replace(self.info, pack=pack.name)
