@@ -15,6 +15,7 @@ from vcam_emoji.config import (
     Config,
     ConfigWatcher,
     SmoothingConfig,
+    _toml_value,
     config_from_dict,
     config_to_dict,
     default_config_path,
@@ -358,12 +359,36 @@ def test_update_appends_missing_keys_to_their_section_and_missing_sections_to_th
     assert config.camera.mirror is True and config.smoothing.switch_margin == 0.3
 
 
-def test_update_of_an_empty_section_inserts_right_after_its_header(tmp_path: Path) -> None:
+def test_update_of_a_section_with_only_a_comment_adds_the_key_to_that_section(tmp_path: Path) -> None:
     path = write(tmp_path / "config.toml", "[runtime]\n# nothing here yet\n\n[pack]\nname = \"x\"\n")
 
     update_config_file(path, {"runtime.threads": 4})
 
-    assert path.read_text(encoding="utf-8") == "[runtime]\nthreads = 4\n# nothing here yet\n\n[pack]\nname = \"x\"\n"
+    assert path.read_text(encoding="utf-8") == "[runtime]\n# nothing here yet\nthreads = 4\n\n[pack]\nname = \"x\"\n"
+
+
+def test_hand_edits_of_the_commented_file_survive_tray_updates(tmp_path: Path) -> None:
+    # Given the commented default file, edited by hand: [camera] moved to the top with a note, a key commented out,
+    # a value changed with a trailing comment, and a note at the end
+    default = default_config_text()
+    camera = default[default.index("[camera]"):default.index("\n[output]")]
+    edited = ("# my notes\n" + camera.replace("mirror = false", "mirror = true  # I like it flipped") + "\n"
+              + default.replace(camera + "\n", "").replace("every_n_frames = 1", "# every_n_frames = 1")
+              + "# the end\n")
+    path = write(tmp_path / "config.toml", edited)
+    # When the tray sets a pack and a smoothing preset other than the defaults
+    pack = next(name for name in ("openmoji", "classic") if name != Config().pack.name)
+    changes = {"pack.name": pack, **smoothing_preset_changes("steady")}
+    update_config_file(path, changes)
+    # Then exactly those values changed; every comment, blank line and the order of the rest stay
+    expected = edited
+    for dotted, value in changes.items():
+        section, key = dotted.split(".")
+        before = f"\n{key} = {_toml_value(getattr(getattr(Config(), section), key))}\n"
+        assert edited.count(before) == 1 and value != getattr(getattr(Config(), section), key)
+        expected = expected.replace(before, f"\n{key} = {_toml_value(value)}\n")
+    assert path.read_text(encoding="utf-8") == expected
+    assert load_config(path).camera.mirror is True
 
 
 def test_update_handles_quoted_and_dotted_keys_and_crlf(tmp_path: Path) -> None:
@@ -427,13 +452,21 @@ def test_update_refuses_a_file_with_a_toml_syntax_error(tmp_path: Path) -> None:
     assert path.read_text(encoding="utf-8") == "[pack\nname = 1\n"
 
 
-def test_update_of_an_inline_table_is_refused_not_garbled(tmp_path: Path) -> None:
-    path = write(tmp_path / "config.toml", "pack = { name = \"twemoji\" }\n")
+def test_update_of_an_inline_table_edits_it_in_place(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", "pack = { name = \"twemoji\" } # inline\n")
 
-    with pytest.raises(ConfigError, match="not changed"):
+    update_config_file(path, {"pack.name": "classic"})
+
+    assert path.read_text(encoding="utf-8") == "pack = { name = \"classic\" } # inline\n"
+
+
+def test_update_of_a_value_where_a_section_belongs_is_refused_not_garbled(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", "pack = 3\n")
+
+    with pytest.raises(ConfigError, match=r"not changed: pack = 3 is not a section \[pack\]"):
         update_config_file(path, {"pack.name": "classic"})
 
-    assert path.read_text(encoding="utf-8") == "pack = { name = \"twemoji\" }\n"
+    assert path.read_text(encoding="utf-8") == "pack = 3\n"
 
 
 def test_update_creates_the_commented_default_file_first(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ The schema lives in one place: the ``metadata`` of the dataclass fields below (t
 loader, the dataclass checks, the commented default file and the error messages are all generated from it.
 
 Rules for the user's file: it is written once, on first run (``ensure_config_file``), and never rewritten behind the
-user's back. ``update_config_file`` (used by the tray) changes only the lines of the keys it is asked to set.
+user's back. ``update_config_file`` (used by the tray) changes only the values of the keys it is asked to set (with tomlkit, which
+keeps every comment, blank line and the order of the rest).
 ``ConfigWatcher`` reloads the file when it changes and keeps the last good configuration when an edit is invalid.
 """
 
@@ -39,7 +40,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import platformdirs
-import tomli_w
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
 
 from .errors import ConfigError
 from .packs import DEFAULT_PACK
@@ -134,7 +136,7 @@ def _show(value: object, limit: int = 60) -> str:
 
 def _toml_value(value: object) -> str:
     """TOML text of a scalar (str, int, float, bool)."""
-    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+    return tomlkit.item(value).as_string()
 
 
 def _check(dotted: str, spec: _Spec, value: object) -> tuple[object, str | None]:
@@ -431,7 +433,7 @@ def default_config_path() -> Path:
 
 
 def config_to_dict(config: Config) -> dict[str, dict[str, object]]:
-    """Plain nested dict of the configuration, e.g. for ``doctor`` or ``tomli_w.dumps``."""
+    """Plain nested dict of the configuration, e.g. for ``doctor`` or ``tomlkit.dumps``."""
     return dataclasses.asdict(config)
 
 
@@ -655,136 +657,19 @@ def ensure_config_file(path: str | os.PathLike[str] | None = None) -> Path:
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# Line-based editing (for the tray): change only the lines of the keys being set
+# Editing the user's file (for the tray): tomlkit keeps every comment, blank line, order and formatting it does not
+# have to change
 
 
-@dataclass(frozen=True)
-class _Entry:
-    kind: str  # "header" or "key"
-    path: tuple[str, ...]  # header: the table; key: table + key parts
-    first: int  # line index
-    last: int  # last line index (multi-line values)
-    value_col: int = 0  # where the value starts on the first line
-    comment: str = ""  # trailing comment of a key's last line, with the whitespace before it
-
-
-_BARE = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _parse_key(line: str, i: int) -> tuple[tuple[str, ...], int] | None:
-    """Parse a dotted key at ``line[i:]``; return (parts, index after it) or None."""
-    parts: list[str] = []
-    while True:
-        while i < len(line) and line[i] in " \t":
-            i += 1
-        if i < len(line) and line[i] in "\"'":
-            quote, j = line[i], i + 1
-            while j < len(line) and line[j] != quote:
-                j += 2 if (quote == '"' and line[j] == "\\") else 1
-            if j >= len(line):
-                return None
-            try:
-                parts.append(tomllib.loads(f"k = {line[i:j + 1]}")["k"])
-            except tomllib.TOMLDecodeError:
-                return None
-            i = j + 1
-        else:
-            match = _BARE.match(line, i)
-            if not match:
-                return None
-            parts.append(match.group())
-            i = match.end()
-        while i < len(line) and line[i] in " \t":
-            i += 1
-        if i < len(line) and line[i] == ".":
-            i += 1
-            continue
-        return tuple(parts), i
-
-
-def _scan_value(lines: list[str], first: int, col: int) -> tuple[int, str]:
-    """Find where a value starting at ``lines[first][col:]`` ends; return (last line, trailing comment)."""
-    depth, mode = 0, ""
-    index, j = first, col
-    while index < len(lines):
-        line = lines[index]
-        while j < len(line):
-            c = line[j]
-            if not mode:
-                if c == "#":
-                    if depth <= 0:
-                        value_end = len(line[:j].rstrip())
-                        return index, line[value_end:]
-                    break  # a comment inside an array
-                if line.startswith('"""', j) or line.startswith("'''", j):
-                    mode, j = line[j:j + 3], j + 3
-                    continue
-                if c in "\"'":
-                    mode = c
-                depth += c in "[{"
-                depth -= c in "]}"
-                j += 1
-            elif c == "\\" and mode[0] == '"':
-                j += 2
-            elif line.startswith(mode, j):
-                if len(mode) == 3:  # up to two quotes may precede the closing three
-                    while line.startswith(mode[0], j + 3):
-                        j += 1
-                j, mode = j + len(mode), ""
-            else:
-                j += 1
-        if len(mode) != 3 and (depth <= 0 or len(mode) == 1):
-            return index, ""
-        index, j = index + 1, 0
-    return len(lines) - 1, ""
-
-
-def _entries(lines: list[str]) -> list[_Entry]:
-    entries, table, index = [], (), 0
-    while index < len(lines):
-        line = lines[index]
-        stripped = line.lstrip()
-        if stripped.startswith("["):
-            start = line.index("[") + (2 if stripped.startswith("[[") else 1)
-            parsed = _parse_key(line, start)
-            if parsed:
-                table = parsed[0] if not stripped.startswith("[[") else ("[[array]]",) + parsed[0]
-                entries.append(_Entry("header", table, index, index))
-            index += 1
-            continue
-        parsed = _parse_key(line, 0) if stripped and not stripped.startswith("#") else None
-        if parsed and parsed[1] < len(line) and line[parsed[1]] == "=":
-            col = parsed[1] + 1
-            while col < len(line) and line[col] in " \t":
-                col += 1
-            last, comment = _scan_value(lines, index, col)
-            entries.append(_Entry("key", table + parsed[0], index, last, col, comment))
-            index = last + 1
-            continue
-        index += 1
-    return entries
-
-
-def _set_line(lines: list[str], section: str, key: str, value_text: str) -> None:
-    entries = _entries(lines)
-    for entry in entries:
-        if entry.kind == "key" and entry.path == (section, key):
-            new = lines[entry.first][: entry.value_col] + value_text + entry.comment
-            lines[entry.first: entry.last + 1] = [new]
-            return
-    new_line = f"{key} = {value_text}"
-    for n, entry in enumerate(entries):
-        if entry.kind == "header" and entry.path == (section,):
-            insert_at = entry.first + 1
-            for other in entries[n + 1:]:
-                if other.kind == "header":
-                    break
-                insert_at = other.last + 1
-            lines.insert(insert_at, new_line)
-            return
-    while lines and not lines[-1].strip():
-        lines.pop()
-    lines += ([""] if lines else []) + [f"[{section}]", new_line]
+def _table_of(document: tomlkit.TOMLDocument, section: str, source: str):
+    """The (possibly new) table ``[section]`` of a tomlkit document, or ConfigError if that name holds a value."""
+    if section not in document:
+        document[section] = tomlkit.table()
+    table = document[section]
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{source}: not changed: {section} = {_show(table.unwrap())} is not a section [{section}]; "
+                          "fix it by hand")
+    return table
 
 
 def update_config_file(path: str | os.PathLike[str], changes: Mapping[str, object]) -> Config:
@@ -797,7 +682,7 @@ def update_config_file(path: str | os.PathLike[str], changes: Mapping[str, objec
     ensure_config_file(path)
     original = _read_text(path)
     source = str(path)
-    _parse_toml(original, source)  # the line editor needs valid TOML to start from
+    _parse_toml(original, source)  # our own message for a syntax error, before tomlkit reads it
     problems, wanted = [], {}
     for dotted, value in changes.items():
         found = _lookup(dotted)
@@ -813,13 +698,15 @@ def update_config_file(path: str | os.PathLike[str], changes: Mapping[str, objec
     if problems:
         raise ConfigError("\n".join(f"{source}: {p}" for p in problems))
 
-    newline = "\r\n" if "\r\n" in original else "\n"
-    lines = original.replace("\r\n", "\n").split("\n")
-    if lines[-1] == "":
-        lines.pop()  # the final newline; the result always ends with one
+    try:
+        document = tomlkit.parse(original)
+    except TOMLKitError as exc:  # tomllib read it: should not happen
+        raise ConfigError(f"{source}: not changed: cannot edit this file ({exc}); edit it by hand") from None
     for (section, key), value in wanted.items():
-        _set_line(lines, section, key, _toml_value(value))
-    text = newline.join(lines) + newline
+        _table_of(document, section, source)[key] = value
+    text = tomlkit.dumps(document)
+    if "\r\n" in original:  # lines tomlkit adds end in "\n": keep the file's line endings
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
     if text == original:
         return parse_config(text, source)
     try:
@@ -828,8 +715,7 @@ def update_config_file(path: str | os.PathLike[str], changes: Mapping[str, objec
         raise ConfigError(f"{source}: not changed, because the result would be invalid:\n{exc}") from None
     for (section, key), value in wanted.items():
         if getattr(getattr(config, section), key) != value:
-            raise ConfigError(f"{source}: not changed: could not set {section}.{key} by editing its line "
-                              f"(is [{section}] written as an inline table?); edit the file by hand")
+            raise ConfigError(f"{source}: not changed: could not set {section}.{key} in this file; edit it by hand")
     try:
         _atomic_write(path, text, mode=path.stat().st_mode & 0o7777)
     except OSError as exc:
