@@ -1,6 +1,6 @@
 """One Emoji Cam tray at a time: an exclusive lock on a file in the user's runtime folder.
 
-The lock is held by the open file (fcntl.flock on Unix, msvcrt.locking on Windows), so the OS frees it when the
+The lock is filelock's OS lock on the file (flock on Unix, msvcrt.locking on Windows), so the OS frees it when the
 process ends, even after a crash: a stale file never blocks the next start. The file holds the owner's pid, to name
 it in the message of a second launch.
 """
@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import platformdirs
+from filelock import FileLock, Timeout
 
 from vcam_emoji.errors import EmojiCamError
 
@@ -42,33 +43,25 @@ class InstanceLock:
 
     def __init__(self, directory: Path | None = None) -> None:
         self.path = (directory if directory is not None else default_lock_dir()) / LOCK_NAME
-        self._fd: int | None = None
+        # on_acquired writes our pid into the locked file; with a callback filelock never falls back to a "soft"
+        # lock (a plain file that would outlive a crash): the OS lock is what frees the next start after a crash.
+        self._lock = FileLock(self.path, timeout=0, mode=0o600, thread_local=False, on_acquired=_write_pid)
 
     def acquire(self) -> InstanceLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            _lock(fd)
-        except OSError:
-            pid = _read_pid(fd)
-            os.close(fd)
-            raise AlreadyRunning(self.path, pid) from None
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock.acquire()
+        except Timeout:
+            raise AlreadyRunning(self.path, _read_pid(self.path)) from None
+        except OSError as exc:
+            raise EmojiCamError(f"{self.path}: cannot take the one-instance lock ({exc.strerror or exc}); check "
+                                "that the folder is writable") from None
         log.debug("instance lock %s taken", self.path)
         return self
 
     def release(self) -> None:
-        if self._fd is None:
-            return
-        fd, self._fd = self._fd, None
-        try:
-            os.ftruncate(fd, 0)
-            _unlock(fd)
-        finally:
-            os.close(fd)
+        if self._lock.is_locked:
+            self._lock.release(force=True)
 
     def __enter__(self) -> InstanceLock:
         return self.acquire()
@@ -77,30 +70,16 @@ class InstanceLock:
         self.release()
 
 
-def _read_pid(fd: int) -> int | None:
+def _write_pid(fd: int) -> None:
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, f"{os.getpid()}\n".encode())
+
+
+def _read_pid(path: Path) -> int | None:
     try:
-        os.lseek(fd, 0, os.SEEK_SET)
-        text = os.read(fd, 32).decode("ascii", "replace").strip()
-    except OSError:  # Windows: the locked byte range cannot be read by others
+        with open(path, "rb") as handle:
+            text = handle.read(32).decode("ascii", "replace").strip()
+    except OSError:  # Windows: the locked byte range cannot be read by others; or the owner just removed it
         return None
     return int(text) if text.isdigit() else None
-
-
-if os.name == "nt":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _lock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-
-    def _unlock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-else:
-    import fcntl
-
-    def _lock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
