@@ -364,6 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import setup_vcam
 
     setup_vcam.add_parser(sub)
+    from . import setup_runtime
+
+    setup_runtime.add_parser(sub)
 
     p = command("train", cmd_train, "train an expression model (needs the train extra: "
                 'pip install "vcam-emoji[train]" torch==2.13.0)')

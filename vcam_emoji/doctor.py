@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+from . import gpu
 from .app import classifier_spec
 from .config import Config, load_config
 from .errors import EmojiCamError
@@ -177,9 +178,35 @@ def _provider_checks(config: Config) -> list[Check]:
     on_gpu = any(p != "CPUExecutionProvider" for p in used)
     checks.append(Check("execution providers", on_gpu or not gpu_asked,
                         f"asked for {wanted!r}, a session actually uses: {', '.join(used)}",
-                        "the GPU provider is listed but could not start (driver, CUDA/cuDNN libraries missing); the "
-                        "CPU path is used and is fast enough for one or two faces" if gpu_asked and not on_gpu else "",
+                        "the GPU provider is listed but could not start (see the CUDA line); the CPU path is used and "
+                        "is fast enough for one or two faces" if gpu_asked and not on_gpu else "",
                         needed_for=INFO))
+    cuda = gpu.cuda_report(ort, session_on_cuda="CUDAExecutionProvider" in used if gpu_asked else None)
+    installed = gpu.installed_distributions()
+    return checks + runtime_checks(installed, used, cuda, system=platform.system(),
+                                   gpu_size_mb=gpu.distribution_size("onnxruntime-gpu") / 1e6)
+
+
+def runtime_checks(installed: dict[str, str], used: list[str], cuda: gpu.CudaReport | None, *, system: str,
+                   gpu_size_mb: float) -> list[Check]:
+    """The onnxruntime distributions installed, the CUDA line, and how a CPU-only machine slims the install."""
+    checks = []
+    names = ", ".join(f"{name} {version}" for name, version in installed.items())
+    if len(installed) > 1:
+        checks.append(Check("execution providers", False, f"{names} are installed together: they overwrite each "
+                            "other's onnxruntime files", "`vcam-emoji setup-runtime cpu|cuda|directml` uninstalls "
+                            "them all and installs the one you choose"))
+    elif installed:
+        checks.append(Check("execution providers", True, f"installed: {names}", needed_for=INFO))
+    if cuda is not None:
+        fix = cuda.fix
+        if system == "Windows" and not cuda.ready:
+            fix += "; for an AMD or Intel GPU: `vcam-emoji setup-runtime directml`"
+        checks.append(Check("execution providers", cuda.ready, cuda.text, fix, needed_for=INFO))
+    if "onnxruntime-gpu" in installed and "CUDAExecutionProvider" not in used and gpu_size_mb > 0:
+        checks.append(Check("execution providers", False, "slimmer install for a CPU-only machine: `vcam-emoji "
+                            f"setup-runtime cpu` swaps onnxruntime-gpu ({gpu_size_mb:.0f} MB here) for onnxruntime "
+                            "(about a fifth of that)", needed_for=INFO))
     return checks
 
 

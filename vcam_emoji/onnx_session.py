@@ -53,8 +53,9 @@ def requested_providers(providers: str, available: list[str]) -> list[str]:
         if name not in available:
             log.warning(
                 "execution provider %r was requested but this onnxruntime build does not have %s "
-                "(available: %s); using the CPU. Install onnxruntime-gpu (CUDA) or onnxruntime-directml (Windows) "
-                "for GPU inference.", key, name, ", ".join(available)
+                "(available: %s); using the CPU. For a GPU: `vcam-emoji setup-runtime cuda` (NVIDIA, Windows/Linux) "
+                "or `vcam-emoji setup-runtime directml` (Windows); `vcam-emoji doctor` says what is there.",
+                key, name, ", ".join(available)
             )
             return [_CPU]
         return [name, _CPU]
@@ -76,6 +77,10 @@ def create_session(model_path: str | Path, providers: str = "auto", threads: int
         raise ModelError(f"{path}: model file not found; check the path or reinstall vcam-emoji")
     available = list(ort.get_available_providers())
     wanted = requested_providers(providers, available)
+    if PROVIDER_NAMES["cuda"] in wanted:
+        from .gpu import preload_cuda
+
+        preload_cuda(ort)  # the cuda extra's libraries, so that only the NVIDIA driver has to be installed
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
