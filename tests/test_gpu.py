@@ -280,3 +280,20 @@ def test_without_pip_it_gives_the_commands_to_run():
     with pytest.raises(EmojiCamError, match="(?s)this Python has no pip.*pip install onnxruntime==1.31.1"):
         setup_runtime.run(step_args("cpu"), system="Linux", installed={"onnxruntime-gpu": "1.31.1"},
                           requires=our_requires(), runner=lambda cmd: 0, has_pip=False)
+
+
+@pytest.mark.parametrize("providers, wanted, ok, fix", [
+    ([CPU], "auto", True, ""),  # a CPU build (after `setup-runtime cpu`): nothing to fix
+    ([CPU], "cuda", False, "this onnxruntime build has no cuda provider: `vcam-emoji setup-runtime cuda`"),
+    ([CUDA, CPU], "cpu", True, ""),
+])
+def test_doctor_on_a_cpu_build_and_when_the_cpu_is_asked_for(monkeypatch, providers, wanted, ok, fix):
+    import onnxruntime
+
+    from vcam_emoji.config import Config
+    from vcam_emoji.doctor import _provider_checks
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: list(providers))
+    checks = _provider_checks(Config().with_changes({"runtime.execution_provider": wanted}))
+    [asked] = [c for c in checks if c.text.startswith(f"asked for {wanted!r}")]
+    assert asked.ok is ok and fix in asked.fix and (fix or asked.fix == "")

@@ -162,6 +162,11 @@ def _model_checks(config: Config) -> list[Check]:
     return checks
 
 
+# in the order "auto" tries them (onnx_session), then the ones Emoji Cam never asks for
+GPU_PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider",
+                 "TensorrtExecutionProvider", "ROCMExecutionProvider", "MIGraphXExecutionProvider")
+
+
 def _provider_checks(config: Config) -> list[Check]:
     import onnxruntime as ort
 
@@ -175,12 +180,20 @@ def _provider_checks(config: Config) -> list[Check]:
     except EmojiCamError as exc:
         return checks + [Check("execution providers", False, f"cannot create a session: {exc}")]
     gpu_asked = wanted not in ("cpu",)
-    on_gpu = any(p != "CPUExecutionProvider" for p in used)
-    checks.append(Check("execution providers", on_gpu or not gpu_asked,
-                        f"asked for {wanted!r}, a session actually uses: {', '.join(used)}",
-                        "the GPU provider is listed but could not start (see the CUDA line); the CPU path is used and "
-                        "is fast enough for one or two faces" if gpu_asked and not on_gpu else "",
-                        needed_for=INFO))
+    gpu_listed = [p for p in GPU_PROVIDERS if p in available]
+    on_gpu = any(p in GPU_PROVIDERS for p in used)
+    if not gpu_asked or on_gpu:
+        fix = ""
+    elif gpu_listed:
+        fix = (f"{gpu_listed[0]} is listed but could not start (see the CUDA line); the CPU path is used and is fast "
+               "enough for one or two faces")
+    elif wanted != "auto":
+        fix = (f"this onnxruntime build has no {wanted} provider: `vcam-emoji setup-runtime cuda` (NVIDIA) or "
+               "`vcam-emoji setup-runtime directml` (Windows) installs one")
+    else:
+        fix = ""  # a CPU build asked for "auto": the CPU is what it has
+    checks.append(Check("execution providers", not fix, f"asked for {wanted!r}, a session actually uses: "
+                        f"{', '.join(used)}", fix, needed_for=INFO))
     cuda = gpu.cuda_report(ort, session_on_cuda="CUDAExecutionProvider" in used if gpu_asked else None)
     installed = gpu.installed_distributions()
     return checks + runtime_checks(installed, used, cuda, system=platform.system(),
