@@ -118,13 +118,7 @@ def cuda_driver_version(system: str | None = None, load: Callable[[str], object]
 
 def build_cuda_version(ort) -> str:
     """The CUDA version onnxruntime-gpu was built for, e.g. "13.0" ("" if unknown)."""
-    version = getattr(ort, "cuda_version", "")
-    if not version:
-        with contextlib.suppress(ImportError, AttributeError):
-            from onnxruntime.capi import build_and_package_info
-
-            version = build_and_package_info.cuda_version
-    return str(version or "")
+    return str(getattr(ort, "cuda_version", "") or "")  # onnxruntime-gpu's module attribute (1.21 and later)
 
 
 @dataclass(frozen=True)
