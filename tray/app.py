@@ -420,6 +420,11 @@ def build_setup(args: argparse.Namespace, on_problem: Callable[[str], None]) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    # The GTK tray runs GLib's default main context on the main thread. OpenCV's Qt preview window, on its own
+    # thread, would try to run that same context from there: GLib refuses ("g_main_context_push_thread_default:
+    # assertion 'acquired_context' failed") and Qt's timers then warn from the wrong thread (seen here). With this, Qt
+    # runs its own event loop instead of GLib's.
+    os.environ.setdefault("QT_NO_GLIB", "1")
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
                         format="emoji-cam: %(levelname)s: %(message)s" if args.verbose else "emoji-cam: %(message)s")
     try:

@@ -1,9 +1,10 @@
 """"Show preview": a sink that sends every frame to the main output and, while asked to, to a preview window too.
 
 The engine knows one sink; the tray gives it a TeeSink around the real one, so the engine stays free of UI. The
-window is opened and closed on the engine thread (the one that calls ``send``), because OpenCV windows belong to the
-thread that made them; ``set_shown`` may be called from any thread. If the window cannot be shown, or the user closes
-it, the preview turns itself off and ``on_problem`` says why.
+preview is opened and closed from the engine thread (the one that calls ``send``), or closed by ``close`` on Quit;
+the window itself lives on the preview's own thread (vcam_emoji/sink/preview.py), so either is safe. ``set_shown`` may
+be called from any thread. If the window cannot be shown, or the user closes it, the preview turns itself off and
+``on_problem`` says why.
 """
 
 from __future__ import annotations

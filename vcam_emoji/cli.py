@@ -132,8 +132,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 SINK_KINDS = ("auto", "vcam", "preview", "none")
 
 
-def open_run_sink(kind: str, config, size_wh: tuple[int, int], fps: float):
-    """The sink for ``vcam-emoji run``: a kind from SINK_KINDS, or a video file path. Returns (sink, description)."""
+def open_run_sink(kind: str, config, size_wh: tuple[int, int], fps: float, *, preview_gui=None):
+    """The sink for ``vcam-emoji run``: a kind from SINK_KINDS, or a video file path. Returns (sink, description).
+    ``preview_gui``: where a preview window's calls run (vcam_emoji.sink.preview; default its own thread)."""
     from .sink.memory import MemorySink
     from .sink.registry import DEFAULT_FILE, open_sink
     from .sink.threaded import ThreadedSink
@@ -144,7 +145,8 @@ def open_run_sink(kind: str, config, size_wh: tuple[int, int], fps: float):
     if kind == "file":
         kind = DEFAULT_FILE
     if kind in SINK_KINDS:
-        sink, description = open_sink(kind, size_wh, fps, name=config.output.virtual_camera_name, path=DEFAULT_FILE)
+        sink, description = open_sink(kind, size_wh, fps, name=config.output.virtual_camera_name, path=DEFAULT_FILE,
+                                      **({"gui": preview_gui} if preview_gui is not None else {}))
     else:
         sink, description = open_sink("file", size_wh, fps, path=kind)
     if isinstance(sink, VideoFileSink):  # encoding 1280x720 costs ~10 ms: do it beside the pipeline, not after it
@@ -172,7 +174,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     size_wh, fps = (config.camera.width, config.camera.height), config.camera.fps
     open_input, source_message = input_opener(args.source, config)
     print(f"vcam-emoji: {source_message}", file=sys.stderr)
-    sink, sink_message = open_run_sink(args.sink or config.output.sink, config, size_wh, fps)
+    from .sink.preview import CallerThreadGui
+
+    # The engine runs on this thread, which also closes the sink: a preview window can live here too (and OpenCV's
+    # toolkit then shuts down with the thread that started it, without warnings at exit).
+    sink, sink_message = open_run_sink(args.sink or config.output.sink, config, size_wh, fps,
+                                       preview_gui=CallerThreadGui())
     print(f"vcam-emoji: output: {sink_message}", file=sys.stderr)
     timeline_file = None
     try:

@@ -43,7 +43,7 @@ def _create_vcam(size_wh: tuple[int, int], fps: float, options: Mapping[str, Any
 def _create_preview(size_wh: tuple[int, int], fps: float, options: Mapping[str, Any]) -> Sink:
     from .preview import PreviewSink
 
-    return PreviewSink(size_wh, fps, **_pick(options, {"window_name", "environ", "system"}))
+    return PreviewSink(size_wh, fps, **_pick(options, {"window_name", "environ", "system", "gui"}))
 
 
 def _create_file(size_wh: tuple[int, int], fps: float, options: Mapping[str, Any]) -> Sink:
@@ -95,7 +95,7 @@ def default_registry() -> SinkRegistry:
         [
             SinkEntry("vcam", _create_vcam, frozenset({"name", "backend", "device", "system", "sys_root"}),
                       "the virtual camera meeting apps pick"),
-            SinkEntry("preview", _create_preview, frozenset({"window_name", "environ", "system"}),
+            SinkEntry("preview", _create_preview, frozenset({"window_name", "environ", "system", "gui"}),
                       "a window on this screen"),
             SinkEntry("file", _create_file, frozenset({"path"}), "a video file"),
             SinkEntry("memory", _create_memory, frozenset({"max_frames"}), "frames kept in memory (tests)"),
