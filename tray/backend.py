@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import logging
 import os
 import platform
@@ -270,6 +271,10 @@ class PystrayBackend:
         icon_class = self._pystray.Icon
         module = icon_class.__module__.rsplit(".", 1)[-1].removeprefix("_")
         self.name = "dummy" if module == "base" else module  # pystray's dummy backend is its base Icon
+        if self.name == "xorg":  # clicks, transparent corners and a square icon (see tray/xorg_icon.py)
+            from .xorg_icon import fixed_xorg_icon
+
+            icon_class = fixed_xorg_icon(icon_class)
         self.capabilities = Capabilities(
             has_menu=bool(getattr(icon_class, "HAS_MENU", False)),
             has_menu_radio=bool(getattr(icon_class, "HAS_MENU_RADIO", False)),
@@ -287,8 +292,8 @@ class PystrayBackend:
         self._loop_ended = threading.Event()
         self._stopped = threading.Event()
         self.notifications: deque[str] = deque(maxlen=50)
-        self.icon = self._pystray.Icon(APP_ID, icon=image, title=title,
-                                       menu=self._pystray.Menu(lambda: self._pystray_items(self._current_items())))
+        self.icon = icon_class(APP_ID, icon=image, title=title,
+                               menu=self._pystray.Menu(lambda: self._pystray_items(self._current_items())))
 
     def _current_items(self) -> tuple[Item, ...]:
         with self._lock:
@@ -427,12 +432,43 @@ class PystrayBackend:
                 log.info("could not show a desktop notification (%s); the message is in the log", exc)
 
 
+def share_opencv_xkbcommon(system: str | None = None) -> str | None:
+    """Before GTK is loaded: make the libxkbcommon that opencv-python bundles with its Qt the one the process uses.
+
+    The GTK tray loads the system's libxkbcommon into the process's global symbol scope; OpenCV's Qt preview window,
+    opened later, then binds its bundled libxkbcommon-x11 to the system's libxkbcommon, whose internal data differs,
+    and the process crashes as the first preview window opens (seen here: SIGSEGV in find_atom_pointer, in
+    xkb_x11_keymap_new_from_device). Loading the bundled one first, globally, gives GTK and Qt the same one (GTK uses
+    only its stable public API). Returns the library loaded, or None where there is nothing to do (not Linux, no
+    bundled Qt)."""
+    if (system or platform.system()) != "Linux":
+        return None
+    import ctypes
+    import glob
+
+    spec = importlib.util.find_spec("cv2")
+    if spec is None or spec.origin is None:
+        return None
+    libs = os.path.join(os.path.dirname(os.path.dirname(spec.origin)), "opencv_python.libs")
+    found = sorted(glob.glob(os.path.join(libs, "libxkbcommon-[0-9a-f]*.so*")))
+    if not found:
+        return None
+    try:
+        ctypes.CDLL(found[0], mode=ctypes.RTLD_GLOBAL)
+    except OSError as exc:
+        log.debug("cannot load %s: %s", found[0], exc)
+        return None
+    return found[0]
+
+
 def open_backend(on_action: Callable[[Action], None], image: Image.Image, title: str, *,
                  environ: Mapping[str, str] | None = None, system: str | None = None,
                  probes: HostProbes | None = None) -> TrayBackend:
     """The tray backend for this desktop, or a HeadlessBackend saying why no tray can be shown."""
     environ = os.environ if environ is None else environ
     system = system or platform.system()
+    if probes is None:
+        share_opencv_xkbcommon(system)  # before the probes load GTK
     choice = choose_backend(environ, system, probes or system_probes(environ))
     if choice.name is None:
         log.info("no tray icon: %s", choice.reason)  # the app tells the user, with what to do

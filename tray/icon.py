@@ -60,8 +60,9 @@ def _font(px: int) -> ImageFont.ImageFont:
 
 def _badge(img: Image.Image, kind: str) -> Image.Image:
     size = img.width
-    r = size * 0.24
-    cx, cy = size - r - 1, size - r - 1
+    r = size * 0.23
+    inset = max(2, size // 20)  # off the edge: a tray that crops or rounds its icons would cut it
+    cx, cy = size - r - inset, size - r - inset
     draw = ImageDraw.Draw(img)
     draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=BADGE_COLOURS[kind], outline=(255, 255, 255, 255),
                  width=max(1, size // 32))
@@ -76,6 +77,21 @@ def _paused(size: int) -> Image.Image:
         draw.rectangle((x - bar_w / 2, (size - bar_h) / 2, x + bar_w / 2, (size + bar_h) / 2),
                        fill=(255, 255, 255, 255))
     return img
+
+
+def xembed_picture(icon: Image.Image, size_wh: tuple[int, int]) -> tuple[Image.Image, Image.Image]:
+    """``icon`` (RGBA) for an X11 tray window of ``size_wh`` pixels, which has no alpha channel: the icon fitted into
+    the window as a square, centred (a tray may give a window that is not square), as an RGB picture and a 1-bit mask
+    of the pixels to draw (alpha >= 128); the others keep the tray's own background."""
+    w, h = size_wh
+    if w < 1 or h < 1:
+        raise ValueError(f"size_wh: expected a positive (width, height), got {size_wh}")
+    side = min(w, h)
+    fitted = icon.convert("RGBA").resize((side, side), Image.LANCZOS)
+    canvas = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    canvas.paste(fitted, ((w - side) // 2, (h - side) // 2))
+    mask = canvas.getchannel("A").point(lambda a: 255 if a >= 128 else 0).convert("1")
+    return canvas.convert("RGB"), mask
 
 
 def render_icon(kind: str, emoji: np.ndarray | None, size: int = ICON_SIZE) -> Image.Image:
