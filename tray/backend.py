@@ -117,9 +117,10 @@ BACKEND_HAS_MENU: Mapping[str, bool] = {"appindicator": True, "gtk": True, "xorg
                                         "darwin": True, "dummy": True}
 LINUX_MENU_FIX = (
     "install PyGObject with AppIndicator: sudo apt-get install python3-gi gir1.2-ayatanaappindicator3-0.1 "
-    "(Debian/Ubuntu; Fedora: sudo dnf install python3-gobject libayatana-appindicator-gtk3) and start Emoji Cam "
-    "from a venv that sees them (python3 -m venv --system-site-packages), or pip install PyGObject into its venv "
-    "(it builds from source: needs libgirepository1.0-dev, libcairo2-dev and a C compiler)")
+    "(Debian/Ubuntu; Fedora: sudo dnf install python3-gobject libayatana-appindicator-gtk3), then let Emoji Cam's "
+    "venv use them: python -m tray.system_gi in that venv, or a venv made with --system-site-packages from the "
+    "system's python3; or pip install PyGObject into the venv (it builds from "
+    "source: needs libgirepository1.0-dev, libcairo2-dev and a C compiler)")
 
 
 @dataclass(frozen=True)
@@ -484,5 +485,5 @@ def open_backend(on_action: Callable[[Action], None], image: Image.Image, title:
     log.info("tray: pystray %s backend (%s)", backend.name, choice.reason)
     if not backend.capabilities.has_menu:
         log.warning("the %s tray backend shows no menu: a click pauses and resumes; change settings in the config "
-                    "file", backend.name)
+                    "file%s", backend.name, f" (for a menu, {LINUX_MENU_FIX})" if system == "Linux" else "")
     return backend

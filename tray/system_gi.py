@@ -31,7 +31,7 @@ SYSTEM_PYTHONS = ("/usr/bin/python3",)
 PACKAGES = ("gi", "cairo")  # PyGObject, and pycairo (used by GTK's drawing calls)
 INSTALL_HINT = ("install it: sudo apt-get install python3-gi gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1 "
                 "(Debian/Ubuntu; Fedora: sudo dnf install python3-gobject gtk3 libayatana-appindicator-gtk3), then "
-                "run this again (scripts/setup.sh does)")
+                "run this again (the repository's setup script does)")
 
 _PROBE = """
 import json, os, sys
@@ -121,14 +121,15 @@ def ensure(*, check_only: bool = False, site_dir: Path | None = None, pythons: S
     if system.version != here:
         return False, (f"the system's PyGObject ({system.packages['gi']}) is built for Python "
                        f"{system.version[0]}.{system.version[1]}, this is {here[0]}.{here[1]}: create the venv with "
-                       f"that Python (remove .venv, then PYTHON={system.python} scripts/setup.sh), or pip install "
-                       "PyGObject (needs libgirepository1.0-dev, libcairo2-dev and a C compiler)")
+                       f"{system.python} (in this repository: remove .venv, then PYTHON={system.python} "
+                       "scripts/setup.sh), or pip install PyGObject (needs libgirepository1.0-dev, libcairo2-dev and "
+                       "a C compiler)")
     if not ((sys.prefix != sys.base_prefix) if in_venv is None else in_venv):
         return False, (f"{sys.executable} is not a virtual environment and cannot import PyGObject; install "
                        "PyGObject for it, or run Emoji Cam from a venv")
     if check_only:
         return False, (f"the system's PyGObject ({system.packages['gi']}) is not visible to this venv; run "
-                       "`python -m tray.system_gi` (scripts/setup.sh does) to let it use it")
+                       "`python -m tray.system_gi` to let it use it")
     target = site_dir or Path(sysconfig.get_paths()["purelib"])
     folder = link(system, target)
     if gtk_importable(site_dir):
