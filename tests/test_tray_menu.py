@@ -82,8 +82,8 @@ def keys(items: tuple[Item, ...]) -> list[str]:
 def test_menu_has_every_entry_of_the_issue_in_order():
     items = build_menu(make_state())
     assert [k for k in keys(items) if k != "-"] == [
-        "status", "enabled", "paused", "hide-no-face", "pack", "mirror", "preview", "smoothing", "camera", "open-config",
-        "open-packs", "diagnostics", "autostart", "quit"]
+        "status", "enabled", "paused", "hide-no-face", "pack", "mirror", "preview", "smoothing", "camera",
+        "open-config", "open-packs", "diagnostics", "autostart", "quit"]
     assert [i.text for i in items if i.key == "quit"] == ["Quit"]
 
 
