@@ -10,10 +10,10 @@ from .classify_schedule import ClassifySchedule
 from .compose import EmojiCompositor
 from .config import Config, SmoothingConfig
 from .detect import create_detector
-from .errors import ModelError, PackError
+from .errors import ModelError
 from .models import ModelSpec, list_models, load_model_spec
 from .onnx_session import create_session
-from .packs import EmojiPack, discover_packs
+from .packs import discover_packs, select_pack  # select_pack: re-exported for engine.py
 from .pipeline import Pipeline
 from .smooth import ExpressionSmoother, SmoothingParams
 from .track import Tracker
@@ -64,13 +64,6 @@ def _pick(requested: str, auto_word: str, preference: tuple[str, ...], task: str
 def classifier_spec(requested: str) -> ModelSpec:
     """The expression model for ``classifier.model`` (or ``eval --model``): "default", a bundled name, or a path."""
     return _pick(requested, "default", CLASSIFIER_PREFERENCE, "expression_classification")
-
-
-def select_pack(packs: dict[str, EmojiPack], name: str) -> EmojiPack:
-    if name in packs:
-        return packs[name]
-    known = ", ".join(sorted(packs)) or "(none)"
-    raise PackError(f"emoji pack {name!r} not found; installed packs: {known} (vcam-emoji packs list)")
 
 
 def build_pipeline(config: Config, pack_name: str | None = None, purpose: str = "video",

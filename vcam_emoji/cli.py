@@ -375,6 +375,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     setup_runtime.add_parser(sub)
 
+    from . import sticker_command
+    from .avatar import command as avatar_command
+
+    avatar_command.add_parser(sub)
+    sticker_command.add_parser(sub)
+
     p = command("train", cmd_train, "train an expression model (needs the train extra: "
                 'pip install "vcam-emoji[train]" torch==2.13.0)')
     _add_train_arguments(p)

@@ -172,7 +172,9 @@ def _read_manifest_text(manifest: Path) -> str:
         raise _fail(manifest, "is not UTF-8 text", "save it as UTF-8 JSON") from None
 
 
-def _read_manifest(folder: Path) -> dict:
+def read_manifest(folder: Path) -> dict:
+    """The checked ``pack.json`` of ``folder`` (images not read): its limits, the schema, the name and face_box.
+    Raises PackError naming the file, the problem and the fix."""
     manifest = folder / MANIFEST_NAME
     try:
         if not folder.is_dir():
@@ -206,7 +208,20 @@ def _read_manifest(folder: Path) -> dict:
     data["name"] = name
     if "face_box" in data:
         data["face_box"] = _check_face_box(manifest, data["face_box"])
+    if "avatar" in data:
+        _check_avatar(manifest, data["avatar"]["attributes"])
     return data
+
+
+def _check_avatar(manifest: Path, attributes: dict) -> None:
+    """An avatar pack's attributes must be ones `avatar edit` can draw again."""
+    from .avatar.attributes import AvatarAttributes, AvatarError
+
+    try:
+        AvatarAttributes.from_json(attributes)
+    except AvatarError as exc:
+        raise _fail(manifest, f"avatar.attributes: {exc}",
+                    "fix it, or draw the pack again with vcam-emoji avatar create NAME --force") from None
 
 
 def _best_error(data: object):
@@ -291,7 +306,7 @@ def _load_image(path: Path, label: str) -> np.ndarray:
 def load_pack(folder: str | Path, *, builtin: bool = False) -> EmojiPack:
     """Load and validate the pack in ``folder``; raise PackError naming the file, the problem and the fix."""
     folder = Path(folder).expanduser().absolute()
-    data = _read_manifest(folder)
+    data = read_manifest(folder)
     manifest = folder / MANIFEST_NAME
     entries: dict = data["images"]  # the schema checked: exactly the seven expressions, each a non-empty string
     images: dict[Expression, np.ndarray] = {}
@@ -381,6 +396,14 @@ def discover_packs(dirs: Iterable[str | Path] | None = None) -> tuple[dict[str, 
             packs[pack.name] = pack
     log.info("emoji packs: %s", ", ".join(packs) or "none")
     return packs, errors
+
+
+def select_pack(packs: Mapping[str, EmojiPack], name: str) -> EmojiPack:
+    """``packs[name]``, or PackError listing the installed packs."""
+    if name in packs:
+        return packs[name]
+    known = ", ".join(sorted(packs)) or "(none)"
+    raise PackError(f"emoji pack {name!r} not found; installed packs: {known} (vcam-emoji packs list)")
 
 
 def folder_signature(folder: Path) -> tuple:
