@@ -108,7 +108,8 @@ def test_pystray_menu_mirrors_the_model(app):
     top = [i.text for i in app.backend.pystray_menu().items if i.text != "- - - -"]
     assert top == ["Running, pack twemoji", "Enabled", "Paused (camera released)", "Hide me when no face is found",
                    "Emoji pack", "Mirror",
-                   "Show preview", "Smoothing", "Camera", "Open config file", "Open packs folder", "Diagnostics",
+                   "Show preview", "Smoothing", "Camera", "Save current emoji as sticker", "Open config file",
+                   "Open packs folder", "Diagnostics",
                    "Start at login", "Quit"]
     twemoji = pystray_item(app.backend, "Emoji pack", "twemoji")
     assert twemoji.checked is True and twemoji.radio is True
@@ -316,3 +317,56 @@ def test_tee_turns_the_preview_off_when_the_user_closes_the_window():
     tee.set_shown(True)
     tee.send(frame())
     assert not tee.shown
+
+
+def test_save_current_emoji_as_sticker_writes_the_pictures_folder_and_says_where(app, tmp_path, monkeypatch):
+    from PIL import Image
+
+    from vcam_emoji.sticker import sticker_image
+
+    monkeypatch.setattr("tray.app.platformdirs.user_pictures_dir", lambda: str(tmp_path / "Pictures"))
+    app.engine.status_value = dataclasses.replace(app.engine.status_value, main_emotion=Expression.SURPRISE)
+    pystray_item(app.backend, "Save current emoji as sticker")(app.backend.icon)
+    pystray_item(app.backend, "Save current emoji as sticker")(app.backend.icon)
+    saved = sorted((tmp_path / "Pictures").iterdir())
+    assert [p.name.startswith("emoji-cam-twemoji-surprise-") for p in saved] == [True, True]  # never overwritten
+    assert saved[0].suffix == saved[1].suffix == ".png"  # the second one -2 (or a second later)
+    with Image.open(saved[0]) as img:
+        assert img.size == (512, 512) and img.mode == "RGBA"
+        assert np.array_equal(np.asarray(img), sticker_image(app.packs.packs["twemoji"], Expression.SURPRISE))
+    said = list(app.backend.notifications)[-2:]
+    assert sorted(p for p in saved if any(str(p) in n for n in said)) == saved and "surprise" in said[-1]
+
+
+def test_saving_a_sticker_without_a_face_saves_the_neutral_one_and_says_so(app, tmp_path, monkeypatch):
+    monkeypatch.setattr("tray.app.platformdirs.user_pictures_dir", lambda: str(tmp_path / "Pictures"))
+    app.engine.status_value = dataclasses.replace(app.engine.status_value, main_emotion=None)
+    pystray_item(app.backend, "Save current emoji as sticker")(app.backend.icon)
+    (saved,) = (tmp_path / "Pictures").iterdir()
+    assert "-neutral-" in saved.name and "no face" in app.backend.notifications[-1]
+
+
+def test_saving_a_sticker_where_it_cannot_be_written_is_a_notification(app, tmp_path, monkeypatch):
+    (tmp_path / "Pictures").write_text("a file, not a folder")
+    monkeypatch.setattr("tray.app.platformdirs.user_pictures_dir", lambda: str(tmp_path / "Pictures"))
+    pystray_item(app.backend, "Save current emoji as sticker")(app.backend.icon)
+    assert "Pictures" in app.backend.notifications[-1] and not app.quitting.is_set()
+
+
+def test_a_pack_redrawn_while_running_shows_its_new_pictures_in_the_icon(app, tmp_path):
+    from PIL import Image
+
+    user = tmp_path / "user-packs"
+    shutil.copytree(packs_dir() / "classic", user / "mine")
+    pack_json = user / "mine" / "pack.json"
+    pack_json.write_text(pack_json.read_text().replace('"classic"', '"mine"'))
+    app.packs = PackCatalog(roots=lambda: [packs_dir(), user], discover=lambda: discover_packs([packs_dir(), user]))
+    app.packs.poll()
+    app.engine.status_value = dataclasses.replace(app.engine.status_value, pack="mine",
+                                                  main_emotion=Expression.HAPPY)
+    app.refresh()
+    before = np.asarray(app.backend.icon.icon)
+    Image.new("RGBA", (512, 512), (0, 200, 0, 255)).save(user / "mine" / "happy.png")  # redrawn: all green
+    assert app.packs.poll() is True
+    app.refresh()
+    assert not np.array_equal(np.asarray(app.backend.icon.icon), before)

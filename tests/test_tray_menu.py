@@ -60,6 +60,9 @@ class FakeDesktop:
     def show_diagnostics(self) -> None:
         self.calls.append(("diagnostics",))
 
+    def save_sticker(self) -> None:
+        self.calls.append(("sticker",))
+
     def set_autostart(self, enabled: bool) -> None:
         self.calls.append(("autostart", enabled))
 
@@ -83,7 +86,7 @@ def test_menu_has_every_entry_of_the_issue_in_order():
     items = build_menu(make_state())
     assert [k for k in keys(items) if k != "-"] == [
         "status", "enabled", "paused", "hide-no-face", "pack", "mirror", "preview", "smoothing", "camera",
-        "open-config", "open-packs", "diagnostics", "autostart", "quit"]
+        "save-sticker", "open-config", "open-packs", "diagnostics", "autostart", "quit"]
     assert [i.text for i in items if i.key == "quit"] == ["Quit"]
 
 

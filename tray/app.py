@@ -72,6 +72,7 @@ class PackCatalog:
         self._signature: tuple | None = None
         self.packs: dict = {}
         self.errors: list = []
+        self.generation = 0
 
     def _current_signature(self) -> tuple:
         parts = []
@@ -91,6 +92,7 @@ class PackCatalog:
             return False
         self._signature = signature
         self.packs, self.errors = self._discover()
+        self.generation += 1  # a re-rendered pack keeps its name: icons are keyed on this too
         log.info("emoji packs: %s", ", ".join(self.names()) or "none")
         return True
 
@@ -164,7 +166,8 @@ class TrayApp:
     def __init__(self, setup: Setup, *, packs: PackCatalog, autostart: Autostart,
                  find_cameras: Callable[[], tuple[CameraChoice, ...]] = find_cameras,
                  open_path: Callable[[Path], None] = open_path,
-                 backend_factory: Callable[..., TrayBackend] = open_backend) -> None:
+                 backend_factory: Callable[..., TrayBackend] = open_backend,
+                 pictures_dir: Callable[[], Path] = lambda: Path(platformdirs.user_pictures_dir())) -> None:
         from vcam_emoji.config import update_config_file
         from vcam_emoji.packs import user_packs_dir
 
@@ -176,6 +179,7 @@ class TrayApp:
         self.autostart = autostart
         self._find_cameras = find_cameras
         self._open_path = open_path
+        self._pictures_dir = pictures_dir
         self.cameras: tuple[CameraChoice, ...] = ()
         self.icons = IconCache()
         self.problems: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -216,7 +220,7 @@ class TrayApp:
         emotion = state.main_emotion or Expression.NEUTRAL
         pack = self.packs.packs.get(state.pack)
         emoji = pack.image(emotion) if pack is not None else None
-        return self.icons.get(kind, (state.pack, emotion), emoji)
+        return self.icons.get(kind, (state.pack, emotion, self.packs.generation), emoji)
 
     def refresh(self) -> None:
         """Bring icon, tooltip and menu up to date (from any thread)."""
@@ -274,6 +278,20 @@ class TrayApp:
         self.autostart.set_enabled(enabled)
         self.backend.notify(f"Emoji Cam will {'now' if enabled else 'no longer'} start at login "
                             f"({self.autostart.plan().location})")
+
+    def save_sticker(self) -> None:
+        """Save the emoji shown on the main face now (the icon's) as a PNG sticker in the Pictures folder."""
+        from vcam_emoji.sticker import save_sticker_to
+
+        state = self.menu_state()
+        pack = self.packs.packs.get(state.pack)
+        if pack is None:
+            self.backend.notify(f"no sticker saved: the pack {state.pack!r} is not loaded")
+            return
+        emotion = state.main_emotion or Expression.NEUTRAL
+        path = save_sticker_to(self._pictures_dir(), pack, emotion, datetime.now())
+        note = "" if state.main_emotion is not None else " (no face now, so the neutral one)"
+        self.backend.notify(f"Saved the {emotion.label} emoji of {pack.name}{note} as a sticker: {path}")
 
     def show_diagnostics(self) -> None:
         text = diagnostics_text(self)

@@ -91,6 +91,11 @@ class OpenPacksFolder(Action):
 
 
 @dataclass(frozen=True)
+class SaveSticker(Action):
+    """Save the emoji now shown on the main face as a sticker (Pictures folder, timestamped name)."""
+
+
+@dataclass(frozen=True)
 class ShowDiagnostics(Action):
     pass
 
@@ -238,6 +243,7 @@ def _tools_section(state: MenuState) -> tuple[Item, ...]:
     autostart_text = "Start at login" + (f" (unavailable: {state.autostart_problem})" if state.autostart_problem
                                          else "")
     return (
+        Item("save-sticker", "Save current emoji as sticker", SaveSticker(), enabled=bool(state.packs)),
         Item("open-config", "Open config file", OpenConfig()),
         Item("open-packs", "Open packs folder", OpenPacksFolder()),
         Item("diagnostics", "Diagnostics", ShowDiagnostics()),
@@ -282,6 +288,8 @@ class Desktop(Protocol):
     def set_preview(self, show: bool) -> None: ...
 
     def show_diagnostics(self) -> None: ...
+
+    def save_sticker(self) -> None: ...
 
     def set_autostart(self, enabled: bool) -> None: ...
 
@@ -348,6 +356,8 @@ class Controller:
             case OpenPacksFolder():
                 self.packs_dir.mkdir(parents=True, exist_ok=True)
                 self.desktop.open_path(self.packs_dir)
+            case SaveSticker():
+                self.desktop.save_sticker()
             case ShowDiagnostics():
                 self.desktop.show_diagnostics()
             case Quit():
