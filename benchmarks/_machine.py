@@ -27,10 +27,10 @@ def describe() -> str:
             flags = [f for f in _FLAGS if f in have]
             break
     try:
-        import onnxruntime
+        from vcam_emoji.onnx_session import import_onnxruntime
 
-        ort = f"onnxruntime {onnxruntime.__version__}"
-    except ImportError:
+        ort = f"onnxruntime {import_onnxruntime().__version__}"
+    except Exception:  # not installed, or broken (import_onnxruntime says so with a ModelError)
         ort = "no onnxruntime"
     isa = ", ".join(flags) if flags else "instruction sets not listed"
     return f"machine: {name}, {os.cpu_count()} cores ({isa}); {ort}"

@@ -39,6 +39,7 @@ import platformdirs
 
 from vcam_emoji import __version__
 from vcam_emoji.errors import EmojiCamError
+from vcam_emoji.onnx_session import disable_onnxruntime_telemetry
 from vcam_emoji.types import Expression
 
 from . import menu
@@ -436,6 +437,7 @@ def build_setup(args: argparse.Namespace, on_problem: Callable[[str], None]) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    disable_onnxruntime_telemetry()  # before anything imports onnxruntime: README "No network use"
     args = build_parser().parse_args(argv)
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     # The GTK tray runs GLib's default main context on the main thread. OpenCV's Qt preview window, on its own

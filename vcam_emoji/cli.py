@@ -397,6 +397,9 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .onnx_session import disable_onnxruntime_telemetry
+
+    disable_onnxruntime_telemetry()  # before anything imports onnxruntime: README "No network use"
     parser = build_parser()
     args = parser.parse_args(argv)
     # OpenCV's own warnings (e.g. every camera index it cannot open) would bury our messages; ours say what to do.

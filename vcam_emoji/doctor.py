@@ -18,7 +18,7 @@ from .app import classifier_spec
 from .config import Config, load_config
 from .errors import EmojiCamError
 from .models import list_models, load_model_spec
-from .onnx_session import create_session
+from .onnx_session import create_session, import_onnxruntime
 from .packs import discover_packs, user_packs_dir
 from .sink.preview import display_available
 
@@ -168,8 +168,7 @@ GPU_PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecuti
 
 
 def _provider_checks(config: Config) -> list[Check]:
-    import onnxruntime as ort
-
+    ort = import_onnxruntime()
     wanted = config.runtime.execution_provider
     available = ort.get_available_providers()
     checks = [Check("execution providers", True, f"onnxruntime {ort.__version__} ({ort.get_device()} build) lists: "

@@ -4,11 +4,20 @@ Policy: ``"auto"`` uses the first available GPU provider (CUDA, then DirectML, t
 ``"cpu"`` uses only the CPU; ``"cuda"``/``"directml"``/``"coreml"`` ask for that provider (CPU stays as fallback).
 ``get_available_providers()`` lists CUDA even where the session silently falls back to CPU, so the providers that the
 session really uses are read back with ``session.get_providers()``, logged and returned.
+
+Telemetry: onnxruntime builds since 1.29 send usage events to Microsoft (DNS lookups and HTTPS uploads to
+mobile.events.data.microsoft.com about 10 s after start, every few seconds after) and keep a device id and an event
+queue under ``~/.cache/Microsoft/DeveloperTools/.onnxruntime``. Both start when ``onnxruntime`` is imported, and the
+only switch that stops both is ``ORT_DISABLE_TELEMETRY=1`` in the environment *before* that import:
+``onnxruntime.disable_telemetry_events()`` after the import stops neither (measured with strace on
+onnxruntime-gpu 1.31.1). So every import of onnxruntime in Emoji Cam goes through :func:`import_onnxruntime`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 
 from .errors import ModelError
@@ -26,9 +35,30 @@ _CPU = PROVIDER_NAMES["cpu"]
 # GPU providers that failed to start in this process: "auto" does not try them again (each failed attempt costs
 # time and prints onnxruntime's own error to stderr). Explicit requests still try.
 _failed_providers: set[str] = set()
+TELEMETRY_SWITCH = "ORT_DISABLE_TELEMETRY"
+_TRUE_WORDS = ("1", "true", "yes", "on")
 
 
-def _ort():
+def disable_onnxruntime_telemetry() -> bool:
+    """Set ``ORT_DISABLE_TELEMETRY=1`` (whatever it was), so that onnxruntime sends nothing and writes nothing under
+    ``~/.cache/Microsoft`` when it is imported. Every entry point calls this first; :func:`import_onnxruntime` too.
+
+    Returns False (and warns) when onnxruntime was already imported by someone else without the switch: its
+    telemetry then runs for this process, and only setting ``ORT_DISABLE_TELEMETRY=1`` before starting it helps.
+    """
+    was_on = os.environ.get(TELEMETRY_SWITCH, "").strip().lower() in _TRUE_WORDS
+    os.environ[TELEMETRY_SWITCH] = "1"
+    if "onnxruntime" in sys.modules and not was_on:
+        log.warning("onnxruntime was imported before Emoji Cam could switch its telemetry off, so it may contact "
+                    "Microsoft from this process; set %s=1 in the environment before starting Python",
+                    TELEMETRY_SWITCH)
+        return False
+    return True
+
+
+def import_onnxruntime():
+    """The onnxruntime module, imported with its telemetry switched off (see the module docstring)."""
+    disable_onnxruntime_telemetry()
     try:
         import onnxruntime
     except ImportError as exc:  # pragma: no cover - a broken installation
@@ -69,7 +99,7 @@ def create_session(model_path: str | Path, providers: str = "auto", threads: int
     ``threads`` = 0 lets onnxruntime choose (all cores); a positive number sets ``intra_op_num_threads``.
     Returns ``(session, providers_used)`` where ``providers_used`` is ``session.get_providers()``.
     """
-    ort = _ort()
+    ort = import_onnxruntime()
     path = Path(model_path)
     if not isinstance(threads, int) or threads < 0:
         raise ModelError(f"threads: expected an integer >= 0 (0 = automatic), got {threads!r}")

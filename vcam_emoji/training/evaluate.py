@@ -10,9 +10,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
+from vcam_emoji.onnx_session import import_onnxruntime
 from vcam_emoji.types import EXPRESSION_LABELS, NUM_EXPRESSIONS
+
+ort = import_onnxruntime()
 
 
 def cpu_session(onnx_path: str | Path, threads: int = 1) -> ort.InferenceSession:

@@ -61,6 +61,9 @@ def quantize_int8(fp32_path: Path, out_path: Path, calibration: np.ndarray) -> d
     accuracy is measured in models/MODELS.md ("Toward 71%")."""
     import tempfile
 
+    from vcam_emoji.onnx_session import import_onnxruntime
+
+    import_onnxruntime()  # its telemetry switched off before onnxruntime.quantization imports it
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
