@@ -31,7 +31,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 import time
 import types
 from collections.abc import Callable, Mapping
@@ -43,7 +42,7 @@ import platformdirs
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from .errors import ConfigError
+from .errors import ConfigError, OutputError
 from .packs import DEFAULT_PACK
 
 if sys.version_info >= (3, 11):
@@ -613,30 +612,17 @@ def default_config_text() -> str:
 
 
 def _atomic_write(path: Path, text: str, *, replace: bool = True, mode: int | None = None) -> bool:
-    """Write via a temp file in the same folder. With replace=False never overwrite; return False if it existed."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
+    """Write via a temp file in the same folder (fileio's rule). With replace=False never overwrite; return False if
+    it existed."""
+    from .fileio import OutputExists, write_atomic
+
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        if replace:
-            os.replace(tmp, path)
-            return True
-        try:
-            os.link(tmp, path)  # atomic, and fails rather than overwriting
-        except FileExistsError:
-            return False
-        except OSError:  # no hard links on this file system
-            if path.exists():
-                return False
-            os.replace(tmp, path)
-        return True
-    finally:
-        tmp.unlink(missing_ok=True)
+        write_atomic(path, text, replace=replace, mode=mode, what="configuration file")
+    except OutputExists:
+        return False
+    except OutputError as exc:
+        raise ConfigError(str(exc)) from None
+    return True
 
 
 def ensure_config_file(path: str | os.PathLike[str] | None = None) -> Path:
