@@ -278,6 +278,16 @@ def cmd_packs_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------------------------------------------- studio
+def cmd_studio(args: argparse.Namespace) -> int:
+    try:
+        from studio.command import main as studio_main
+    except ImportError as exc:
+        raise EmojiCamError(f"the Studio cannot start: {exc}; reinstall vcam-emoji (pip install --force-reinstall "
+                            "vcam-emoji) to get starlette, uvicorn and jinja2") from None
+    return studio_main(args.studio_args)
+
+
 # ----------------------------------------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
     from .training import command
@@ -380,6 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     avatar_command.add_parser(sub)
     sticker_command.add_parser(sub)
+
+    # `vcam-emoji studio` parses its own options (studio/command.py): everything after the word goes to it, and the
+    # studio package is imported only when the command runs, so the engine side never imports the UI.
+    p = command("studio", cmd_studio, "run the live Emoji Cam with Studio, a page in your browser (on this "
+                "computer only) to see and set everything; see vcam-emoji studio --help", add_help=False,
+                prefix_chars="\0")
+    p.add_argument("studio_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     p = command("train", cmd_train, "train an expression model (needs the train extra: "
                 'pip install "vcam-emoji[train]" torch==2.13.0)')

@@ -1,0 +1,114 @@
+"""`vcam-emoji studio`: the live engine, as `vcam-emoji run` runs it, with the Studio page instead of a tray.
+
+It prints the page's address with this run's token (``http://127.0.0.1:PORT/?token=...``) and opens it in the
+default browser unless ``--no-browser``. `vcam_emoji.cli` registers the command and hands it its arguments without
+importing this package until the command runs, so the engine side never imports the UI.
+
+Exit codes as for `vcam-emoji run`: 0 stopped (Ctrl-C, SIGTERM, --seconds), 1 cannot start or the output failed,
+2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import webbrowser
+from collections.abc import Sequence
+
+from vcam_emoji.cli import EXIT_FAIL, EXIT_OK, load_settings, open_run_sink
+from vcam_emoji.errors import EmojiCamError
+from vcam_emoji.model_options import add_model_options, apply_model_options, model_overrides
+
+from .server import DEFAULT_PORT
+
+log = logging.getLogger(__name__)
+
+HELP = ("run the live Emoji Cam with Studio, a page in your browser (on this computer only) to see and set "
+        "everything")
+
+
+def build_parser(prog: str = "vcam-emoji studio") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=HELP + ". Prints the page's address with its token and "
+                                "opens it in the default browser.")
+    p.add_argument("--source", default="auto", metavar="camera|demo|FILE",
+                   help="camera: the configured camera (waits while it is unavailable); demo: the bundled demo clip; "
+                   "FILE: a video or photo, looped; default auto: the camera, else the demo clip")
+    p.add_argument("--sink", metavar="vcam|preview|none|FILE",
+                   help="where the frames go: vcam, preview, none, or a video file (default: the config's "
+                   "output.sink)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; a busy port picks the next free one, and says so;"
+                   " 0 = any free port)")
+    p.add_argument("--no-browser", action="store_true", help="do not open the browser; only print the address")
+    p.add_argument("--seconds", type=float, default=0, help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--config", metavar="PATH", help="settings file (default: the one in your user config folder, "
+                   "created with comments on first run)")
+    add_model_options(p)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not (args.seconds >= 0 and args.seconds != float("inf")):
+        print(f"vcam-emoji studio: error: --seconds {args.seconds}: expected a finite number >= 0", file=sys.stderr)
+        return 2
+    try:
+        return run(args)
+    except EmojiCamError as exc:
+        print(f"vcam-emoji: error: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+
+
+def run(args: argparse.Namespace) -> int:
+    from vcam_emoji.config import ConfigWatcher
+    from vcam_emoji.engine import Engine
+    from vcam_emoji.inputs import input_opener
+
+    from .server import StudioServer
+    from .state import StudioState
+
+    config, config_path = load_settings(args.config)
+    config = apply_model_options(config, args)
+    overrides = model_overrides(args)
+    size_wh, fps = (config.camera.width, config.camera.height), config.camera.fps
+    open_input, source_message = input_opener(args.source, config)
+    print(f"vcam-emoji: {source_message}", file=sys.stderr)
+    sink, sink_message = open_run_sink(args.sink or config.output.sink, config, size_wh, fps)
+    print(f"vcam-emoji: output: {sink_message}", file=sys.stderr)
+    server = None
+    try:
+        engine = Engine(config, open_input=open_input, sink=sink, sink_description=sink_message,
+                        config_watcher=ConfigWatcher(config_path, initial=config, overrides=overrides))
+        server = StudioServer(StudioState(engine, config_path, overrides=overrides), port=args.port)
+        url = server.start()
+        if server.port_note:
+            print(f"vcam-emoji: {server.port_note}", file=sys.stderr)
+        print(f"vcam-emoji: {size_wh[0]}x{size_wh[1]} at {fps:g} fps; detector {engine.info.detector}, classifier "
+              f"{engine.info.classifier} on {', '.join(engine.info.providers)}; settings: {config_path}; Ctrl-C stops",
+              file=sys.stderr)
+        print(f"Emoji Cam Studio: {url}", flush=True)
+        if not args.no_browser and not webbrowser.open(url):
+            print("vcam-emoji: no browser could be opened here; open the address above yourself", file=sys.stderr)
+        if args.seconds:
+            timer = threading.Timer(args.seconds, engine.stop)
+            timer.daemon = True  # a Ctrl-C before it fires must not leave the process waiting for it
+            timer.start()
+        signal.signal(signal.SIGTERM, lambda *_: engine.stop())
+        signal.signal(signal.SIGINT, lambda *_: engine.stop())
+        try:
+            engine.run()
+        except KeyboardInterrupt:
+            pass
+    finally:
+        if server is not None:
+            server.stop()
+        sink.close()
+    status = engine.status()
+    print(f"vcam-emoji: stopped after {status.frames} frames; camera and output released", file=sys.stderr)
+    if status.state == "error":
+        print(f"vcam-emoji: error: {status.problem}", file=sys.stderr)
+        return EXIT_FAIL
+    return EXIT_OK
