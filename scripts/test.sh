@@ -11,6 +11,14 @@ if ! command -v Xvfb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xdotool trayer dbus-daemon; } \
     >/dev/null 2>&1 || echo "test: could not install xvfb/trayer: the tray smoke test will skip" >&2
 fi
+# The Studio browser test drives Debian's chromium through its chromedriver (never a browser download); it skips
+# with the reason without them.
+if ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } && [ "$(id -u)" = 0 ] \
+    && command -v apt-get >/dev/null 2>&1; then
+  echo "test: installing chromium and chromium-driver for the Studio browser test" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
+    >/dev/null 2>&1 || echo "test: could not install chromium: the Studio browser test will skip" >&2
+fi
 # PyTorch only for the training tests, and only from a local CPU wheel (never a multi-GB download).
 wheels="${TORCH_WHEELS:-/opt/wheels}"
 if ! .venv/bin/python -c 'import torch' 2>/dev/null; then

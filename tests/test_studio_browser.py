@@ -1,0 +1,129 @@
+"""Studio in a real browser: Debian's chromium, headless, driven by Selenium through its chromedriver.
+
+On a running engine with the demo clip: the live picture changes; a pack imported and picked on the Packs page
+shows in the next frames; a smoothing change made on the Settings page is in the config file; an invalid value is
+named next to its field and nothing is saved; a hand edit of the file shows on the page. Skipped, with the reason,
+where chromium, its driver or selenium is missing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import cv2
+import numpy as np
+import pytest
+
+from chromium import ChromiumMissing, open_chromium
+from studio_process import start_studio
+
+WAIT_S = 30.0  # bound for what the page shows next; never reached when things work
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        web = open_chromium()
+    except ChromiumMissing as exc:
+        pytest.skip(str(exc))
+    yield web
+    web.quit()
+
+
+def green_pack(path):
+    """A pack whose seven images are a pure green disc: easy to find in a frame of the demo clip."""
+    with zipfile.ZipFile(path, "w") as archive:
+        images = {}
+        for label in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"):
+            image = np.zeros((256, 256, 4), np.uint8)
+            cv2.circle(image, (128, 128), 120, (0, 255, 0, 255), -1)
+            archive.writestr(f"{label}.png", cv2.imencode(".png", image)[1].tobytes())
+            images[label] = f"{label}.png"
+        archive.writestr("pack.json", json.dumps({"name": "green", "author": "tests", "license": "CC0-1.0",
+                                                  "images": images}))
+
+
+def picture(browser) -> np.ndarray:
+    png = browser.find_element("id", "live-img").screenshot_as_png
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+
+
+def green_share(image: np.ndarray) -> float:
+    b, g, r = (image[..., i].astype(int) for i in range(3))
+    return float(np.mean((g > 200) & (r < 70) & (b < 70)))
+
+
+def wait_for(browser, condition, what: str):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(browser, WAIT_S, poll_frequency=0.2).until(lambda _: condition(), message=what)
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    running = start_studio(tmp_path_factory.mktemp("studio-home"), "--source", "demo", "--sink", "none")
+    yield running
+    assert running.stop() == 0
+    assert not any("Traceback" in line for line in running.stderr), "".join(running.stderr)
+
+
+def test_live_picture_changes(browser, studio):
+    browser.get(studio.url)  # the address with the token: traded for the cookie, then /live
+    wait_for(browser, lambda: browser.current_url == f"{studio.base}/live", "the redirect to /live")
+    assert "token=" not in browser.current_url
+    wait_for(browser, lambda: browser.execute_script(
+        "const i = document.getElementById('live-img'); return i.complete && i.naturalWidth") == 1280,
+        "the first frame")
+    first = picture(browser)
+    wait_for(browser, lambda: float(np.mean(np.abs(picture(browser).astype(int) - first.astype(int)))) > 1.0,
+             "a different frame of the demo clip")
+    wait_for(browser, lambda: "running" in browser.find_element("id", "state-badge").text, "running")
+    wait_for(browser, lambda: browser.find_elements("css selector", "#faces .face"), "a face on the Live page")
+
+
+def test_a_pack_imported_and_picked_shows_in_the_next_frames(browser, studio, tmp_path):
+    browser.get(f"{studio.base}/live")
+    wait_for(browser, lambda: browser.find_elements("css selector", "#faces .face"), "a face")
+    assert green_share(picture(browser)) < 0.001  # no green disc in the demo clip with twemoji
+    archive = tmp_path / "green.zip"
+    green_pack(archive)
+    browser.get(f"{studio.base}/packs")
+    wait_for(browser, lambda: browser.find_elements("css selector", "tr[data-pack='classic']"), "the pack list")
+    browser.find_element("id", "import-file").send_keys(str(archive))
+    browser.find_element("css selector", "#import-form button[type=submit]").click()
+    wait_for(browser, lambda: "Imported green" in browser.find_element("id", "packs-message").text, "the import")
+    assert (studio.packs_dir / "green" / "pack.json").is_file()
+    browser.find_element("css selector", "button[data-use='green']").click()
+    wait_for(browser, lambda: browser.find_elements("css selector", "tr.current[data-pack='green']"), "in use")
+    assert 'name = "green"' in studio.config_path.read_text()  # saved like the tray does it
+    browser.get(f"{studio.base}/live")
+    wait_for(browser, lambda: green_share(picture(browser)) > 0.01, "the green pack on the face in the live picture")
+
+
+def test_smoothing_is_saved_to_the_file_and_an_invalid_value_is_refused(browser, studio):
+    browser.get(f"{studio.base}/settings")
+    field = wait_for(browser, lambda: browser.find_elements("id", "in-smoothing-time_constant_ms"), "the form")[0]
+    wait_for(browser, lambda: field.get_attribute("value") == "250", "the file's value")
+    field.clear()
+    field.send_keys("400")
+    browser.find_element("id", "save").click()
+    wait_for(browser, lambda: "saved to the settings file" in browser.find_element("id", "save-message").text,
+             "saved")
+    assert "time_constant_ms = 400" in studio.config_path.read_text()
+    # an invalid value: named next to its field, nothing saved
+    before = studio.config_path.read_text()
+    hold = browser.find_element("id", "in-smoothing-min_hold_ms")
+    hold.clear()
+    hold.send_keys("99999")
+    browser.find_element("id", "save").click()
+    error = browser.find_element("id", "err-smoothing.min_hold_ms")
+    wait_for(browser, lambda: "out of range" in error.text, "the field's error")
+    assert "allowed 0..10000" in error.text and "invalid" in hold.get_attribute("class")
+    assert studio.config_path.read_text() == before
+    # a hand edit of the file shows on the page
+    browser.find_element("id", "revert").click()
+    studio.config_path.write_text(before.replace("switch_margin = 0.15", "switch_margin = 0.33"))
+    margin = browser.find_element("id", "in-smoothing-switch_margin")
+    wait_for(browser, lambda: margin.get_attribute("value") == "0.33", "the hand edit on the page")
