@@ -19,7 +19,7 @@ import pytest
 from chromium import ChromiumMissing, open_chromium
 from studio_process import start_studio
 
-WAIT_S = 30.0  # bound for what the page shows next; never reached when things work
+WAIT_S = 60.0  # bound for what the page shows next; never reached when things work
 
 
 @pytest.fixture(scope="module")

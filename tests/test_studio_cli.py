@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 
@@ -73,7 +74,13 @@ def test_two_studios_run_on_two_ports_each_with_its_own_token(tmp_path):
         b = start_studio(tmp_path / "b", "--source", "demo", "--sink", "none", port=port)
         try:
             assert b.port != port
-            assert any(f"port {port} is in use" in line and f"uses port {b.port}" in line for line in b.stderr)
+            said = threading.Event()  # stderr is read on its own thread: wait (bounded) for the line to arrive
+            for _ in range(200):
+                if any(f"port {port} is in use" in line and f"uses port {b.port}" in line for line in b.stderr):
+                    said.set()
+                    break
+                said.wait(0.05)
+            assert said.is_set(), b.stderr
             status, body = _get(f"{a.base}/api/v1/status", a.token)
             assert status == 200 and body["demo"] is True
             status, body = _get(f"{b.base}/api/v1/status", a.token)
