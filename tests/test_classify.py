@@ -83,10 +83,20 @@ def test_batch_of_faces_gives_probabilities(baseline):
     assert baseline(img, []).shape == (0, 7)
 
 
+class Tensor:
+    """What onnxruntime's NodeArg tells: name, shape (ints, names for free dimensions) and element type."""
+
+    def __init__(self, name, shape, type="tensor(float)"):
+        self.name, self.shape, self.type = name, shape, type
+
+
 def test_logits_output_is_softmaxed():
     class Session:
         def get_inputs(self):
-            return [type("I", (), {"name": "x"})()]
+            return [Tensor("x", ["batch", 1, 64, 64])]
+
+        def get_outputs(self):
+            return [Tensor("logits", ["batch", 7])]
 
         def run(self, _, feeds):
             return [np.tile(np.arange(7, dtype=np.float32), (len(feeds["x"]), 1))]

@@ -9,6 +9,9 @@ Two detector families, chosen by the model manifest's ``architecture`` (never gu
 
 In every result landmark 0 and 1 are the two eye centres, the one further left in the image first (paired points
 such as ears or mouth corners are reordered the same way).
+
+When a detector is built, its session is checked against the manifest (input name, [1, 3, H, W] float, the named
+outputs and their sizes) and run once on a blank frame, so a model that does not match is refused with its reason.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import cv2
 import numpy as np
 
 from .errors import ModelError
-from .resources import model_card
+from .model_io import fixed, refuse, run_model, shape_text, tensor_problems
 from .models import ModelSpec
+from .resources import model_card
 from .onnx_session import create_session
 from .types import Detections, check_frame
 
@@ -122,6 +126,32 @@ def order_pairs(points: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
     return points
 
 
+MAX_INPUT_SIDE = 4096  # pixels: a detector input of 100000 x 100000 would need 120 GB
+
+
+def _check_numbers(spec: ModelSpec, input_hw: tuple[int, int], mean: float, std: float, iou: float, clip: float,
+                   stride: int, landmarks: list, min_score: float) -> None:
+    """Sizes and numbers a manifest built by hand could get wrong (NaN, 0, huge), as one ModelError."""
+    problems = []
+    if not all(16 <= side <= MAX_INPUT_SIDE for side in input_hw):
+        problems.append(f"input size {list(input_hw)} (expected 16..{MAX_INPUT_SIDE} pixels a side)")
+    if not (np.isfinite(mean) and abs(mean) <= 1000 and np.isfinite(std) and 0 < std <= 1000):
+        problems.append(f"input.mean {mean} / std {std} (expected finite, std above 0, both up to 1000)")
+    if not 0 < iou <= 1:  # False for NaN
+        problems.append(f"decode.nms_iou_threshold {iou} (expected above 0, up to 1)")
+    if not 0 < clip <= 1000:
+        problems.append(f"decode.raw_score_clip {clip} (expected above 0, up to 1000)")
+    if not 1 <= stride <= 256:
+        problems.append(f"stride {stride} (expected 1..256)")
+    if not 0 < min_score < 1:
+        problems.append(f"score threshold {min_score} (expected between 0 and 1)")
+    if not 2 <= len(landmarks) <= 68:
+        problems.append(f"{len(landmarks)} landmarks (expected 2..68, the two eyes first)")
+    if problems:
+        raise ModelError(f"{spec.manifest_path}: unusable detector manifest: {'; '.join(problems)}; see the schema in "
+                         f"{model_card()}")
+
+
 def box_to_reference(spec: ModelSpec) -> tuple[float, float]:
     """(scale, shift_y) from the manifest's optional ``box_to_reference``: how this detector's boxes map onto the
     reference face box (blazeface_full's), so crops, emoji sizes and classifier margins mean the same with every
@@ -179,6 +209,56 @@ def _manifest_get(spec: ModelSpec, *keys: str) -> Any:
     return node
 
 
+_BAD_FIELD = (KeyError, TypeError, ValueError, IndexError, AttributeError)
+
+
+def _bad_field(spec: ModelSpec, exc: Exception) -> ModelError:
+    return ModelError(f"{spec.manifest_path}: a {spec.architecture} detector manifest field is missing or has a bad "
+                      f"value ({exc!r}); see the schema in {model_card()}")
+
+
+_DETECTOR_FIX = "this model is not the detector its manifest describes — fix the manifest or choose another model"
+
+
+def _check_io(spec: ModelSpec, session: Any, input_name: str, input_dims: dict[int, int],
+              outputs: dict[str, tuple[int, dict[int, int]]]) -> None:
+    """The session has exactly the one named float input [1, 3, ...] and the named outputs with the given rank and
+    fixed sizes; else ModelError naming every mismatch."""
+    source = str(spec.path)
+    inputs = {i.name: i for i in session.get_inputs()}
+    if list(inputs) != [input_name]:
+        refuse(source, [f"its inputs are {', '.join(map(repr, inputs)) or '(none)'}, the manifest names "
+                        f"{input_name!r} only"], _DETECTOR_FIX)
+    problems = tensor_problems("input", inputs[input_name], rank=4, dims=input_dims)
+    if not problems and fixed(inputs[input_name].shape[0]) not in (None, 1):
+        problems.append(f"input {input_name!r} has shape {shape_text(inputs[input_name].shape)}: batch must be 1")
+    have = {o.name: o for o in session.get_outputs()}
+    for name, (rank, dims) in outputs.items():
+        if name not in have:
+            problems.append(f"it has no output {name!r} (its outputs: {', '.join(map(repr, have))})")
+        else:
+            problems += tensor_problems("output", have[name], rank=rank, dims=dims)
+    refuse(source, problems, _DETECTOR_FIX)
+
+
+def _check_trial(spec: ModelSpec, got: dict[str, tuple[int, ...]], expected: dict[str, tuple[int | None, ...]],
+                 at_least: dict[str, tuple[int, int]] | None = None) -> None:
+    """Output shapes of the trial run against what decoding needs (None: any size; ``at_least``: name -> (axis, n))."""
+    problems = []
+    for name, want in expected.items():
+        shape = got[name]
+        low = (at_least or {}).get(name)
+        ok = len(shape) == len(want) and all(w is None or s == w for s, w in zip(shape, want)) and \
+            (low is None or shape[low[0]] >= low[1])
+        if not ok:
+            shown = ["?" if w is None else str(w) for w in want]
+            if low is not None:
+                shown[low[0]] = f">={low[1]}"
+            problems.append(f"output {name!r} came out {list(shape)} on a blank frame, decoding needs "
+                            f"[{', '.join(shown)}]")
+    refuse(str(spec.path), problems, _DETECTOR_FIX)
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # BlazeFace
 # --------------------------------------------------------------------------------------------------------------------
@@ -212,22 +292,36 @@ class BlazeFaceDetector:
         inp = _manifest_get(spec, "input")
         decode = _manifest_get(spec, "decode")
         anchors_cfg = _manifest_get(spec, "decode", "anchors")
-        self.input_hw = (int(inp["size_hw"][0]), int(inp["size_hw"][1]))
-        self.input_name = str(inp["name"])
-        self.mean, self.std = float(inp["mean"]), float(inp["std"])
-        self.box_output = str(_manifest_get(spec, "outputs", "boxes"))
-        self.score_output = str(_manifest_get(spec, "outputs", "scores"))
-        self.raw_score_clip = float(decode.get("raw_score_clip", 80.0))
-        self.iou_threshold = float(decode["nms_iou_threshold"])
-        self.min_score = float(spec.manifest["score_threshold"] if min_score is None else min_score)
-        self.landmark_names = list(spec.manifest["landmarks"])
+        try:
+            self.input_hw = (int(inp["size_hw"][0]), int(inp["size_hw"][1]))
+            self.input_name = str(inp["name"])
+            self.mean, self.std = float(inp["mean"]), float(inp["std"])
+            self.box_output = str(_manifest_get(spec, "outputs", "boxes"))
+            self.score_output = str(_manifest_get(spec, "outputs", "scores"))
+            self.raw_score_clip = float(decode.get("raw_score_clip", 80.0))
+            self.iou_threshold = float(decode["nms_iou_threshold"])
+            self.min_score = float(spec.manifest["score_threshold"] if min_score is None else min_score)
+            self.landmark_names = list(spec.manifest["landmarks"])
+            strides = [int(v) for v in anchors_cfg["strides"]]
+            offsets = (float(anchors_cfg["anchor_offset_x"]), float(anchors_cfg["anchor_offset_y"]),
+                       float(anchors_cfg["interpolated_scale_aspect_ratio"]))
+        except _BAD_FIELD as exc:
+            raise _bad_field(spec, exc) from None
+        _check_numbers(spec, self.input_hw, self.mean, self.std, self.iou_threshold, self.raw_score_clip,
+                       min(strides, default=0), self.landmark_names, self.min_score)
         self.num_landmarks = len(self.landmark_names)
-        self.anchors = ssd_anchors(self.input_hw, list(anchors_cfg["strides"]), float(anchors_cfg["anchor_offset_x"]),
-                                   float(anchors_cfg["anchor_offset_y"]),
-                                   float(anchors_cfg["interpolated_scale_aspect_ratio"]))
+        self.anchors = ssd_anchors(self.input_hw, strides, *offsets)
         self.pairs = [(0, 1)] + ([(4, 5)] if self.num_landmarks >= 6 else [])
         self.box_adjust = box_to_reference(spec)
         self.session, self.providers = create_session(spec.path, providers, threads)
+        n, values = len(self.anchors), 4 + 2 * self.num_landmarks
+        h, w = self.input_hw
+        _check_io(spec, self.session, self.input_name, {1: 3, 2: h, 3: w},
+                  {self.box_output: (3, {1: n}), self.score_output: (3, {1: n, 2: 1})})
+        boxes, scores = run_model(self.session, [self.box_output, self.score_output],
+                                  {self.input_name: np.zeros((1, 3, h, w), np.float32)}, str(spec.path))
+        _check_trial(spec, {self.box_output: boxes.shape, self.score_output: scores.shape},
+                     {self.box_output: (1, n, None), self.score_output: (1, n, 1)}, {self.box_output: (2, values)})
         log.info("face detector %s (blazeface %dx%d, min_score %.2f) on %s", spec.name, self.input_hw[1],
                  self.input_hw[0], self.min_score, ", ".join(self.providers))
 
@@ -235,7 +329,8 @@ class BlazeFaceDetector:
         frame = check_frame(frame_bgr, "frame_bgr")
         rgb, scale, pad_x, pad_y = letterbox(frame, self.input_hw)
         x = ((rgb.astype(np.float32) - self.mean) / self.std).transpose(2, 0, 1)[None]
-        raw_boxes, raw_scores = self.session.run([self.box_output, self.score_output], {self.input_name: x})
+        raw_boxes, raw_scores = run_model(self.session, [self.box_output, self.score_output], {self.input_name: x},
+                                          str(self.spec.path))
         return self.decode(raw_boxes[0], raw_scores[0, :, 0], scale, pad_x, pad_y, frame.shape[:2])
 
     def decode(self, raw_boxes: np.ndarray, raw_scores: np.ndarray, scale: np.ndarray, pad_x: float, pad_y: float,
@@ -272,22 +367,40 @@ class CenterFaceDetector:
         self.spec = spec
         inp = _manifest_get(spec, "input")
         decode = _manifest_get(spec, "decode")
-        self.input_name = str(inp["name"])
-        self.mean, self.std = float(inp["mean"]), float(inp["std"])
-        self.multiple = int(inp["size_multiple"])
-        self.max_side = int(max_side if max_side is not None else inp["max_side"])
-        if self.max_side < self.multiple:
-            raise ModelError(f"max_side: expected at least {self.multiple}, got {self.max_side}")
         outs = _manifest_get(spec, "outputs")
-        self.output_names = [str(outs[k]) for k in ("heatmap", "scale", "offset", "landmarks")]
-        self.stride = int(decode["stride"])
-        self.iou_threshold = float(decode["nms_iou_threshold"])
-        self.min_score = float(spec.manifest["score_threshold"] if min_score is None else min_score)
-        self.landmark_names = list(spec.manifest["landmarks"])
+        try:
+            self.input_name = str(inp["name"])
+            self.mean, self.std = float(inp["mean"]), float(inp["std"])
+            self.multiple = int(inp["size_multiple"])
+            self.max_side = int(max_side if max_side is not None else inp["max_side"])
+            self.output_names = [str(outs[k]) for k in ("heatmap", "scale", "offset", "landmarks")]
+            self.stride = int(decode["stride"])
+            self.iou_threshold = float(decode["nms_iou_threshold"])
+            self.min_score = float(spec.manifest["score_threshold"] if min_score is None else min_score)
+            self.landmark_names = list(spec.manifest["landmarks"])
+        except _BAD_FIELD as exc:
+            raise _bad_field(spec, exc) from None
+        if not 1 <= self.multiple <= 256:
+            raise ModelError(f"{spec.manifest_path}: input.size_multiple is {self.multiple}, expected 1..256")
+        if not self.multiple <= self.max_side <= MAX_INPUT_SIDE:
+            raise ModelError(f"max_side: expected {self.multiple}..{MAX_INPUT_SIDE}, got {self.max_side}")
+        _check_numbers(spec, (self.max_side, self.max_side), self.mean, self.std, self.iou_threshold, 1.0,
+                       self.stride, self.landmark_names, self.min_score)
         self.num_landmarks = len(self.landmark_names)
         self.pairs = [(0, 1)] + ([(3, 4)] if self.num_landmarks >= 5 else [])
         self.box_adjust = box_to_reference(spec)
         self.session, self.providers = create_session(spec.path, providers, threads)
+        heatmap, scale, offset, lms = self.output_names
+        k = self.num_landmarks
+        _check_io(spec, self.session, self.input_name, {1: 3},
+                  {heatmap: (4, {1: 1}), scale: (4, {1: 2}), offset: (4, {1: 2}), lms: (4, {})})
+        in_h, in_w = self.input_hw_for((480, 640))
+        outputs = run_model(self.session, self.output_names,
+                            {self.input_name: np.zeros((1, 3, in_h, in_w), np.float32)}, str(spec.path))
+        grid = (in_h // self.stride, in_w // self.stride)
+        _check_trial(spec, dict(zip(self.output_names, (o.shape for o in outputs))),
+                     {heatmap: (1, 1, *grid), scale: (1, 2, *grid), offset: (1, 2, *grid), lms: (1, None, *grid)},
+                     {lms: (1, 2 * k)})
         log.info("face detector %s (centerface, long side %d, min_score %.2f) on %s", spec.name, self.max_side,
                  self.min_score, ", ".join(self.providers))
 
@@ -307,7 +420,8 @@ class CenterFaceDetector:
         rgb, scale, _, _ = letterbox(frame, fit_hw, centre=False)
         x = np.zeros((1, 3, in_hw[0], in_hw[1]), np.float32)
         x[0, :, :fit_hw[0], :fit_hw[1]] = ((rgb.astype(np.float32) - self.mean) / self.std).transpose(2, 0, 1)
-        heatmap, scale_map, offset, lms = self.session.run(self.output_names, {self.input_name: x})
+        heatmap, scale_map, offset, lms = run_model(self.session, self.output_names, {self.input_name: x},
+                                                    str(self.spec.path))
         return self.decode(heatmap[0, 0], scale_map[0], offset[0], lms[0], scale, frame.shape[:2])
 
     def decode(self, heatmap: np.ndarray, scale_map: np.ndarray, offset: np.ndarray, lms: np.ndarray, scale: np.ndarray,

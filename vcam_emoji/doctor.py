@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
+
 from . import gpu
 from .app import classifier_spec
 from .config import Config, load_config
@@ -138,7 +140,29 @@ def _vcam_checks(config: Config, describe_backends: Callable[..., list]) -> list
     return checks
 
 
+def _try_model(spec, config: Config) -> str:
+    """Build the stage for ``spec`` the way the app does (checked against its manifest, run once on a blank input);
+    returns how long that run took. Raises EmojiCamError with the reason."""
+    import time
+
+    from .classify import create_classifier
+    from .detect import create_detector
+
+    providers = config.runtime.execution_provider
+    if spec.task == "face_detection":
+        detector = create_detector(spec, providers=providers, threads=1)
+        blank, start = np.zeros((480, 640, 3), np.uint8), time.perf_counter()
+        detector(blank)
+    else:
+        classifier, _ = create_classifier(spec, providers=providers, threads=1)
+        h, w = classifier.input.size_hw
+        blank, start = np.zeros((1, h, w), np.uint8), time.perf_counter()
+        classifier.predict_crops(blank)
+    return f"{(time.perf_counter() - start) * 1000:.1f} ms"
+
+
 def _model_checks(config: Config) -> list[Check]:
+    """Every bundled model and the configured ones: manifest, sha256, then loaded and run once on a blank input."""
     checks = []
     try:
         names = list_models()
@@ -147,16 +171,18 @@ def _model_checks(config: Config) -> list[Check]:
     for name in names:
         try:
             spec = load_model_spec(name)
+            took = _try_model(spec, config)
         except EmojiCamError as exc:
             checks.append(Check("models", False, f"{name}: broken", str(exc)))
             continue
         checks.append(Check("models", True, f"{name} ({spec.task}, {spec.license}): sha256 {spec.sha256[:16]}… "
-                                            "matches"))
-    for key, value in (("detector.model", config.detector.model), ("classifier.model", config.classifier.model)):
+                                            f"matches; loads and runs on a blank input ({took})"))
+    for key, value, task in (("detector.model", config.detector.model, "face_detection"),
+                             ("classifier.model", config.classifier.model, "expression_classification")):
         if value not in ("auto", "default") and value not in names:
             try:
-                load_model_spec(value)
-                checks.append(Check("models", True, f"{key} = {value}: loads"))
+                took = _try_model(load_model_spec(value, task=task), config)
+                checks.append(Check("models", True, f"{key} = {value}: loads and runs on a blank input ({took})"))
             except EmojiCamError as exc:
                 checks.append(Check("models", False, f"{key} = {value}: cannot be used", str(exc)))
     return checks

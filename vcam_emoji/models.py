@@ -1,11 +1,15 @@
 """Model files and their manifests: ``<name>.onnx`` with ``<name>.json`` beside it (see models/MODELS.md).
 
 A manifest says what a model is (task, architecture, input size, normalisation, class order, ...) so that no code
-has to guess it from tensor shapes; its ``sha256`` is checked before the model is used.
+has to guess it from tensor shapes; its ``sha256`` is checked before the model is used. Before it is parsed it must
+hold :data:`MAX_MANIFEST_BYTES` bytes at most, nest :data:`MAX_JSON_DEPTH` levels at most and contain no NaN or
+Infinity; then the JSON Schema ``model.schema.json`` beside this module limits every value the code reads (input
+sizes, normalisation, decoding parameters). The stages check the loaded session against it (classify.py, detect.py).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ModelError
+from .packs import json_depth
 from .resources import model_card
 from .resources import models_dir as _bundled_models_dir
 from .types import EXPRESSION_LABELS
@@ -26,6 +31,9 @@ DEFAULT_DETECTOR = "blazeface_full"
 _COMMON_KEYS = ("name", "file", "task", "sha256", "license", "origin", "verification")
 _CLASSIFIER_KEYS = ("input", "preprocess", "crop", "classes", "output")
 _DETECTOR_KEYS = ("architecture", "input", "score_threshold", "landmarks")
+MAX_MANIFEST_BYTES = 256 * 1024  # the bundled manifests are 2-4 KB
+MAX_JSON_DEPTH = 16  # the bundled manifests nest 4 levels
+SCHEMA_PATH = Path(__file__).with_name("model.schema.json")
 
 
 @dataclass(frozen=True)
@@ -71,9 +79,9 @@ def list_models(models_dir: str | Path | None = None, task: str | None = None) -
             continue
         if task is not None:
             try:
-                if json.loads(manifest.read_text(encoding="utf-8")).get("task") != task:
+                if _read_manifest(manifest).get("task") != task:
                     continue
-            except (OSError, ValueError):
+            except ModelError:
                 continue
         names.append(manifest.stem)
     return names
@@ -86,14 +94,53 @@ def _read_manifest(path: Path) -> dict[str, Any]:
             f"(schema in {model_card()}) — copy it together with the model"
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: cannot read the model manifest ({exc}); check the file's permissions") from exc
-    except ValueError as exc:
-        raise ModelError(f"{path}: the model manifest is not valid JSON ({exc}); restore the original file") from exc
+        with open(path, "rb") as f:
+            raw = f.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read the model manifest ({exc.strerror or exc}); check the file's "
+                         "permissions") from None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ModelError(f"{path}: the model manifest is larger than {MAX_MANIFEST_BYTES // 1024} KB; it is not a "
+                         "model manifest — restore the original file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ModelError(f"{path}: the model manifest is not UTF-8 text; restore the original file") from None
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise ModelError(f"{path}: the model manifest nests {depth} levels deep, more than {MAX_JSON_DEPTH}; it is "
+                         "not a model manifest — restore the original file")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ModelError(f"{path}: the model manifest is not valid JSON ({exc}); restore the original file") from None
     if not isinstance(data, dict):
         raise ModelError(f"{path}: the model manifest must be a JSON object, got {type(data).__name__}")
     return data
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+@functools.cache
+def _validator():
+    """The manifest's JSON Schema validator (the schema file ships beside this module; read once)."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
+
+
+def _schema_problem(path: Path, m: dict[str, Any]) -> str | None:
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(m))
+    if error is None:
+        return None
+    where = ".".join(str(p) for p in error.absolute_path) or "the manifest"
+    message = error.message if len(error.message) <= 200 else error.message[:200] + "..."
+    return (f"{path}: {where}: {message}; fix the manifest (its schema: {SCHEMA_PATH.name} beside the vcam_emoji "
+            f"code, described in {model_card()})")
 
 
 def _check_manifest(path: Path, m: dict[str, Any]) -> None:
@@ -108,7 +155,7 @@ def _check_manifest(path: Path, m: dict[str, Any]) -> None:
                          f"{model_card()}")
     if task == "expression_classification":
         classes = m["classes"]
-        if list(classes) != list(EXPRESSION_LABELS):
+        if not isinstance(classes, list) or classes != list(EXPRESSION_LABELS):
             raise ModelError(
                 f"{path}: 'classes' is {classes}, expected the FER-2013 order {list(EXPRESSION_LABELS)}; "
                 f"re-export the model with its outputs in that order"
@@ -135,6 +182,9 @@ def _check_manifest(path: Path, m: dict[str, Any]) -> None:
         raise ModelError(
             f"{path}: 'architecture' is {m['architecture']!r}; this version supports 'blazeface' and 'centerface'"
         )
+    problem = _schema_problem(path, m)
+    if problem is not None:
+        raise ModelError(problem)
 
 
 def load_model_spec(
@@ -173,7 +223,8 @@ def load_model_spec(
         )
     if task is not None and manifest["task"] != task:
         raise ModelError(
-            f"{onnx_path}: this is a {manifest['task']} model, but a {task} model is needed here; "
+            f"{onnx_path}: this is a {manifest['task']} model, but {'an' if task[0] in 'aeiou' else 'a'} {task} model "
+            f"is needed here; "
             f"choose one of: {', '.join(list_models(onnx_path.parent, task=task)) or '(none)'}"
         )
     if verify:
