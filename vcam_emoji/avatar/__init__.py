@@ -17,7 +17,7 @@ Drawing (:mod:`.render`, :mod:`.expressions`)::
     EXPRESSION_FACES             the one table: Expression -> eyes, eyebrows, mouth
     AvatarRenderer(size=512)     keeps the expression-independent layers of the last few avatars (thread-safe):
       .render(attrs, expression) -> RGBA uint8 (size, size, 4), transparent border
-      .render_png(attrs, expression) -> PNG bytes       (a few tens of ms once the avatar was drawn)
+      .render_png(attrs, expression) -> PNG bytes       (about 50 ms once that avatar was drawn; 250 ms new)
       .render_all(attrs) -> {Expression: RGBA}
     avatar_svg(attrs, expression) -> SVG text, cropped like the pack images (a browser shows it as it is)
     FACE_BOX                     where the face is in those images (pack.json's face_box)
