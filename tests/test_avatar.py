@@ -380,3 +380,16 @@ def test_pack_files_are_not_world_hidden(made) -> None:
     _, _, folder = made
     if os.name == "posix":
         assert folder.stat().st_mode & 0o755 == 0o755
+
+
+def test_interrupted_while_drawing_leaves_no_temporary_folder(made, monkeypatch, capsys) -> None:
+    _, _, folder = made
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def interrupted(rgba):
+        raise KeyboardInterrupt  # Ctrl-C; SIGTERM reaches the same finally blocks (vcam_emoji.fileio.Terminated)
+
+    monkeypatch.setattr(avatar_pack, "encode_png", interrupted)
+    assert main(["avatar", "edit", "me", "--hair", "fro"]) == 130
+    assert [p.name for p in folder.parent.iterdir()] == ["me"]
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

@@ -5,16 +5,14 @@ PNG or WebP; WebP stickers are kept under :data:`MAX_WEBP_BYTES` (100 KB, what W
 fits, else lossy at the best quality that does. The sheet shows all seven expressions in a row, named under each;
 ``avatar create`` writes it into the pack as ``preview.png``.
 
-Files are written through a temporary file in the same folder and renamed at the end, never over an existing file
-unless asked (``force``); :func:`save_sticker_to` picks a new timestamped name in a folder (the tray's "Save current
-emoji as sticker").
+Files are written by :mod:`vcam_emoji.fileio` (a temporary file in the same folder, renamed at the end), never over
+an existing file unless asked (``force``); :func:`save_sticker_to` picks a new timestamped name in a folder (the
+tray's "Save current emoji as sticker"), numbered when that name is taken.
 """
 
 from __future__ import annotations
 
 import io
-import os
-import secrets
 from datetime import datetime
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import OutputError
+from .fileio import check_output, write_atomic
 from .packs import EmojiPack
 from .types import Expression
 
@@ -99,55 +98,19 @@ def format_for(path: Path) -> str:
     return fmt
 
 
-def write_new_file(path: Path, data: bytes, *, force: bool = False) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename; refuse to replace an
-    existing file unless ``force``. Raises OutputError."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise OutputError(f"{path} is a folder; give a file name ending in .png or .webp")
-    if not folder.is_dir():
-        raise OutputError(f"{path}: the folder {folder} does not exist; create it first")
-    if (path.exists() or path.is_symlink()) and not force:
-        raise OutputError(f"{path} already exists; add --force to replace it, or choose another name")
-    tmp = folder / f".{path.stem}.{secrets.token_hex(4)}.partial{path.suffix}"
-    try:  # not mkstemp: it makes the file private (0600); this one gets the usual permissions (umask)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write in {folder} ({exc.strerror}); choose a writable folder") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        if not force:
-            try:
-                os.link(tmp, path)  # fails if the name was taken meanwhile: never replaces a file
-            except FileExistsError:
-                raise OutputError(f"{path} already exists; add --force to replace it, or choose another name") \
-                    from None
-            except OSError:  # a file system without hard links: check, then rename
-                if path.exists():
-                    raise OutputError(f"{path} already exists; add --force to replace it") from None
-                os.replace(tmp, path)
-        else:
-            os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write it ({exc.strerror or exc})") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
-
-
 def save_sticker(pack: EmojiPack, expression: Expression, path: str | Path, *, force: bool = False) -> Path:
     """Write one expression of ``pack`` as a sticker to ``path`` (.png or .webp)."""
     path = Path(path).expanduser()
     fmt = format_for(path)
-    return write_new_file(path, encode(sticker_image(pack, expression), fmt), force=force)
+    check_output(path, replace=force, what="sticker")  # before encoding: a taken name is said at once
+    return write_atomic(path, encode(sticker_image(pack, expression), fmt), replace=force, what="sticker")
 
 
 def save_sheet(pack: EmojiPack, path: str | Path, *, force: bool = False) -> Path:
     path = Path(path).expanduser()
     fmt = format_for(path)
-    return write_new_file(path, encode(sticker_sheet(pack), fmt), force=force)
+    check_output(path, replace=force, what="sticker sheet")
+    return write_atomic(path, encode(sticker_sheet(pack), fmt), replace=force, what="sticker sheet")
 
 
 def save_sticker_to(folder: Path, pack: EmojiPack, expression: Expression, now: datetime) -> Path:
@@ -159,13 +122,5 @@ def save_sticker_to(folder: Path, pack: EmojiPack, expression: Expression, now: 
     except OSError as exc:
         raise OutputError(f"cannot create {folder} ({exc.strerror}); check its permissions") from None
     safe_pack = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in pack.name)
-    stem = f"emoji-cam-{safe_pack}-{Expression(expression).label}-{now:%Y%m%d-%H%M%S}"
-    data = encode(sticker_image(pack, expression), "PNG")
-    for n in range(1, 1000):
-        path = folder / (f"{stem}.png" if n == 1 else f"{stem}-{n}.png")
-        try:
-            return write_new_file(path, data)
-        except OutputError:
-            if not path.exists():
-                raise
-    raise OutputError(f"{folder} already has 999 stickers named {stem}*.png; move some away")
+    name = f"emoji-cam-{safe_pack}-{Expression(expression).label}-{now:%Y%m%d-%H%M%S}.png"
+    return write_atomic(folder / name, encode(sticker_image(pack, expression), "PNG"), numbered=True, what="sticker")
