@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import cv2
@@ -12,10 +11,10 @@ import pytest
 
 from conftest import FIXTURES, shared_file
 from helpers import assert_timeline_matches_drawing
+from media import make_clip, probe, set_mp4_rotation
 from vcam_emoji.cli import main
 from vcam_emoji.config import ensure_config_file
 from vcam_emoji.packs import discover_packs
-from vcam_emoji.render import find_ffmpeg
 from vcam_emoji.source.image import load_image_bgr
 
 PHOTOS = ["pexels_angry.jpg", "pexels_happy-baby.jpeg", "pexels_neutral.jpeg", "pexels_sad-baby.jpeg",
@@ -201,37 +200,105 @@ def test_failure_midway_leaves_no_half_written_output(env, monkeypatch):
     assert list((tmp / "out").iterdir()) == []
 
 
-def test_existing_output_is_replaced_atomically(env):
+def test_existing_output_is_replaced_only_with_force(env, capsys):
     tmp, config = env
     out = tmp / "out.png"
     out.write_bytes(b"old")
-    assert render(config, FIXTURES / "astronaut_256.jpg", out) == 0
+    assert render(config, FIXTURES / "astronaut_256.jpg", out) == 1
+    err = capsys.readouterr().err
+    assert "out.png: already exists; add --force to replace it" in err and "Traceback" not in err
+    assert out.read_bytes() == b"old"
+    assert render(config, FIXTURES / "astronaut_256.jpg", out, "--force") == 0
     assert cv2.imread(str(out)) is not None
+    assert sorted(p.name for p in tmp.iterdir()) == ["config.toml", "out.png"]
 
 
-@pytest.mark.skipif(find_ffmpeg() is None, reason="needs an ffmpeg (pip install imageio-ffmpeg)")
-def test_audio_is_kept_and_rotation_honoured(env):
+def astronaut_frames(n: int, size_wh=(320, 240)) -> list[np.ndarray]:
+    face = cv2.resize(cv2.imread(str(FIXTURES / "astronaut_256.jpg")), size_wh)
+    return [np.roll(face, 2 * i, axis=1) for i in range(n)]
+
+
+def test_h264_with_the_inputs_audio_and_rotation_honoured(env, capsys):
     tmp, config = env
-    ffmpeg = find_ffmpeg()
-    # Given a 2 s portrait clip with a sound track, stored as landscape with rotation metadata
-    frames = tmp / "frames.avi"
-    writer = cv2.VideoWriter(str(frames), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
-    face = cv2.resize(cv2.imread(str(FIXTURES / "astronaut_256.jpg")), (320, 240))
-    for _ in range(20):
-        writer.write(face)
-    writer.release()
-    plain, src = tmp / "plain.mp4", tmp / "with_audio.mp4"
-    subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(frames), "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
-                    "-c:v", "mpeg4", "-c:a", "aac", "-shortest", str(plain)], check=True)
-    subprocess.run([ffmpeg, "-v", "error", "-y", "-display_rotation", "90", "-i", str(plain), "-c", "copy", str(src)],
-                   check=True)
-    # When it is rendered
+    # Given a 2 s portrait clip with a 440 Hz sound track, stored as landscape with rotation metadata (as phones do)
+    src = set_mp4_rotation(make_clip(tmp / "phone.mp4", astronaut_frames(20), fps=10, audio="aac"), 90)
+    # When it is rendered to .mp4 with the defaults
     out = tmp / "out.mp4"
     assert main(["render", "--config", config, str(src), str(out)]) == 0
-    # Then the output has the audio track, the same frame count, and the upright (rotated) size
-    probe = subprocess.run([ffmpeg, "-hide_banner", "-i", str(out)], capture_output=True, text=True).stderr
-    assert "Audio:" in probe
-    src_frames, _ = read_video(src)
-    out_frames, _ = read_video(out)
-    assert len(out_frames) == len(src_frames) == 20
+    # Then it is H.264 (4:2:0, which plays everywhere) with the input's AAC track copied, 2 s of the same tone
+    found = probe(out)
+    assert (found.container, found.video_codec, found.pix_fmt) == ("mov,mp4,m4a,3gp,3g2,mj2", "h264", "yuv420p")
+    assert found.audio_codec == "aac" and found.audio_seconds == pytest.approx(2.0, abs=0.1)
+    assert found.audio_peak_hz == pytest.approx(440, abs=5)
+    assert "video: h264 in .mp4; audio: copied (aac)" in capsys.readouterr().out
+    # and OpenCV plays it: the same frame count, the upright (rotated) size, the same fps
+    src_frames, src_fps = read_video(src)
+    out_frames, out_fps = read_video(out)
+    assert len(out_frames) == len(src_frames) == found.frames == 20
     assert out_frames[0].shape == src_frames[0].shape == (320, 240, 3)
+    assert out_fps == pytest.approx(src_fps) == pytest.approx(10)
+
+
+@pytest.mark.parametrize(
+    "audio_in,output,codec,video,audio_out,summary",
+    [
+        ("pcm_s16le", "out.mp4", None, "h264", "aac", "re-encoded (pcm_s16le to aac)"),
+        ("aac", "out.mkv", None, "h264", "aac", "copied (aac)"),
+        ("aac", "out.webm", None, "vp9", "opus", "re-encoded (aac to opus)"),
+        ("aac", "out.mp4", "vp9", "vp9", "aac", "copied (aac)"),
+        ("pcm_s16le", "out.avi", None, "mjpeg", "pcm_s16le", "copied (pcm_s16le)"),
+    ],
+    ids=["pcm-to-mp4", "mkv", "webm", "vp9-asked", "avi"],
+)
+def test_other_containers_and_codecs_where_asked(env, capsys, audio_in, output, codec, video, audio_out, summary):
+    tmp, config = env
+    src = make_clip(tmp / "in.mov", astronaut_frames(10), fps=10, audio=audio_in)
+    args = ["--codec", codec] if codec else []
+    assert main(["render", "--config", config, str(src), str(tmp / output), *args]) == 0
+    found = probe(tmp / output)
+    assert (found.video_codec, found.audio_codec, found.frames) == (video, audio_out, 10)
+    assert found.audio_peak_hz == pytest.approx(440, abs=5)
+    assert f"audio: {summary}" in capsys.readouterr().out
+    assert len(read_video(tmp / output)[0]) == 10
+
+
+def test_no_audio_and_silent_inputs(env, capsys):
+    tmp, config = env
+    with_sound = make_clip(tmp / "a.mp4", astronaut_frames(5), audio="aac")
+    silent = make_clip(tmp / "s.mp4", astronaut_frames(5), audio=None)
+    assert main(["render", "--config", config, str(with_sound), str(tmp / "o1.mp4"), "--no-audio"]) == 0
+    assert "audio: off" in capsys.readouterr().out and probe(tmp / "o1.mp4").audio_codec is None
+    assert main(["render", "--config", config, str(silent), str(tmp / "o2.mp4")]) == 0
+    assert "audio: none in input" in capsys.readouterr().out and probe(tmp / "o2.mp4").audio_codec is None
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["out.webm", "--codec", "h264"], ".webm cannot hold h264 video; use vp9 there, or write h264 to .avi, .m4v, "),
+    (["out.flv"], "the output of a video must be a video file (.avi, .m4v, .mkv, .mov, .mp4, .webm)"),
+])
+def test_a_codec_the_container_cannot_hold_is_refused_up_front(env, capsys, args, expected):
+    tmp, config = env
+    src = make_clip(tmp / "in.mp4", astronaut_frames(3), audio=None)
+    assert main(["render", "--config", config, str(src), *[str(tmp / args[0]), *args[1:]]]) == 1
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp.iterdir()) == ["config.toml", "in.mp4"]
+
+
+@pytest.mark.parametrize("size_wh", [(63, 47), (2, 2)])
+def test_odd_and_tiny_sizes_keep_their_size(env, size_wh):
+    tmp, config = env
+    frames = [np.full((size_wh[1], size_wh[0], 3), 90, np.uint8)] * 3
+    src = make_clip(tmp / "in.mov", frames, audio=None, video_codec="png", pix_fmt="rgb24")
+    assert read_video(src)[0][0].shape == (size_wh[1], size_wh[0], 3)
+    assert render(config, src, tmp / "out.mp4") == 0
+    out_frames, _ = read_video(tmp / "out.mp4")
+    assert len(out_frames) == 3 and out_frames[0].shape == (size_wh[1], size_wh[0], 3)
+    assert probe(tmp / "out.mp4").pix_fmt == ("yuv444p" if size_wh[0] % 2 else "yuv420p")
+
+
+def test_the_codec_choices_of_the_cli_are_the_writers():
+    from vcam_emoji.cli import VIDEO_CODECS
+    from vcam_emoji.video_writer import CODECS
+
+    assert list(VIDEO_CODECS) == sorted(CODECS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import cv2
 import numpy as np
 import pytest
 import pyvirtualcam
@@ -11,7 +12,8 @@ import pyvirtualcam
 from vcam_emoji.errors import DeviceError, OutputError
 from vcam_emoji.sink.memory import MemorySink
 from vcam_emoji.sink.preview import PreviewSink, display_available
-from vcam_emoji.sink.registry import SinkEntry, default_registry, open_sink
+from vcam_emoji.sink.registry import FALLBACK_MAX_BYTES, SinkEntry, default_registry, open_sink
+from vcam_emoji.sink.video_file import VideoFileSink
 from vcam_emoji.source.scripted import ManualClock
 
 SIZE = (32, 24)
@@ -39,7 +41,7 @@ def test_auto_without_vcam_or_display_writes_a_file_and_says_why(tmp_path, no_vc
     assert out.is_file() and out.stat().st_size > 0
     assert reason.startswith("no virtual camera available")
     assert "vcam-emoji setup-vcam" in reason
-    assert reason.endswith(f"; no display: writing to {out}")
+    assert reason.endswith(f"; no display: recording to {out} (H.264)")
 
 
 def test_auto_with_a_display_prefers_the_preview_window(tmp_path, no_vcam):
@@ -89,8 +91,9 @@ def test_explicit_kinds(tmp_path):
     sink, reason = open_sink("memory", SIZE, 30, max_frames=3)
     assert isinstance(sink, MemorySink) and reason == "memory sink"
     sink, reason = open_sink("file", SIZE, 30, path=tmp_path / "a.avi")
+    sink.send(frame())
     sink.close()
-    assert reason == f"writing to {tmp_path / 'a.avi'}"
+    assert reason == f"recording to {tmp_path / 'a.avi'} (MJPEG)"
     with pytest.raises(OutputError, match="cannot write .xyz"):
         open_sink("file", SIZE, 30, path=tmp_path / "a.xyz")
 
@@ -108,6 +111,65 @@ def test_registries_are_independent():
     one = default_registry()
     one.register(SinkEntry("extra", lambda *a: MemorySink(), frozenset(), ""))
     assert "extra" not in default_registry().names()
+
+
+# --- video file ----------------------------------------------------------------------------------------------------
+def noise(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (SIZE[1], SIZE[0], 3), np.uint8)
+
+
+def test_the_fallback_recording_is_numbered_and_capped(tmp_path, no_vcam, monkeypatch):
+    # Given a folder where the fallback's name is taken
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "emoji-cam-output.mp4").write_bytes(b"keep me")
+    # When the auto policy falls back to a file without being given a path
+    sink, reason = open_sink("auto", SIZE, 30, environ=NO_DISPLAY, **no_vcam)
+    # Then it says where and how big it gets, and records to a new numbered name under a visible partial name
+    assert reason.endswith("; no display: recording to emoji-cam-output-2.mp4 (H.264; a new file; stops at 500 MB)")
+    assert sink.max_bytes == FALLBACK_MAX_BYTES and sink.partial_path.name.startswith("emoji-cam-output-2.partial-")
+    sink.send(noise(0))
+    sink.close()
+    assert (tmp_path / "emoji-cam-output.mp4").read_bytes() == b"keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["emoji-cam-output-2.mp4", "emoji-cam-output.mp4"]
+
+
+def test_a_recording_stops_at_its_cap_and_keeps_a_whole_file(tmp_path, caplog):
+    sink = VideoFileSink(tmp_path / "capped.mp4", SIZE, 30, max_bytes=20_000)
+    sent = 0
+    while not sink.stopped_at_cap and sent < 2000:
+        sink.send(noise(sent))
+        sent += 1
+    assert sink.stopped_at_cap, "the cap was never reached"
+    for i in range(5):
+        sink.send(noise(i))  # dropped, not an error: the engine goes on
+    sink.close()
+    assert sink.frames_dropped == 5 and "reached its size cap of 20 kB" in caplog.text
+    cap = cv2.VideoCapture(str(tmp_path / "capped.mp4"))
+    played = 0
+    while cap.read()[0]:
+        played += 1
+    assert played == sink.frames_written and sorted(p.name for p in tmp_path.iterdir()) == ["capped.mp4"]
+
+
+def test_a_recording_never_replaces_a_file_unless_asked(tmp_path):
+    old = tmp_path / "old.mp4"
+    old.write_bytes(b"precious")
+    with pytest.raises(OutputError, match="old.mp4: already exists; add --force"):
+        open_sink("file", SIZE, 30, path=old)
+    sink, _ = open_sink("file", SIZE, 30, path=old, replace=True)
+    assert old.read_bytes() == b"precious"  # until the new recording is complete
+    sink.send(noise(1))
+    sink.close()
+    assert old.read_bytes() != b"precious" and sorted(p.name for p in tmp_path.iterdir()) == ["old.mp4"]
+
+
+def test_a_recording_closed_before_its_first_frame_leaves_nothing(tmp_path):
+    sink, _ = open_sink("file", SIZE, 30, path=tmp_path / "empty.mp4")
+    sink.close()
+    sink.close()
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(OutputError, match="already closed"):
+        sink.send(noise(0))
 
 
 # --- preview -------------------------------------------------------------------------------------------------------

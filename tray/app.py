@@ -424,7 +424,8 @@ def build_setup(args: argparse.Namespace, on_problem: Callable[[str], None]) -> 
     size_wh, fps = (config.camera.width, config.camera.height), config.camera.fps
     open_input, source_message = input_opener(args.source, config)
     print(f"emoji-cam: {source_message}", file=sys.stderr, flush=True)
-    main_sink, sink_message = open_run_sink(args.sink or config.output.sink, config, size_wh, fps)
+    main_sink, sink_message = open_run_sink(args.sink or config.output.sink, config, size_wh, fps,
+                                            source=args.source)
     print(f"emoji-cam: output: {sink_message}", file=sys.stderr, flush=True)
     sink = TeeSink(main_sink, lambda: PreviewSink(size_wh, fps), on_problem=on_problem)
     try:

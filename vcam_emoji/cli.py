@@ -16,10 +16,12 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .errors import EmojiCamError
+from .fileio import Terminated, raise_on_termination
 
 log = logging.getLogger("vcam_emoji")
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+VIDEO_CODECS = ("h264", "mjpeg", "vp9")  # video_writer.CODECS, named here so that --help needs no video libraries
 
 
 def load_settings(path: str | None):
@@ -80,14 +82,14 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     try:
         summary = render(args.input, args.output, pipeline, timeline_path=args.timeline, on_frame=on_frame,
-                         copy_audio=not args.no_audio)
+                         copy_audio=not args.no_audio, replace=args.force, codec=args.codec)
     finally:
         bar.close()
     if not args.quiet:
         w, h = summary.size_wh
         print(f"wrote {args.output}: {summary.frames} frame(s), {w}x{h}, {summary.fps:.2f} fps, "
               f"{summary.faces_drawn} emoji(s) drawn on {summary.frames_with_faces} frame(s) with faces; "
-              f"audio: {summary.audio}; detector {info.detector}, classifier {info.classifier}, pack {info.pack}")
+              f"{'video: ' + summary.video + '; ' if summary.video else ''}audio: {summary.audio}; detector {info.detector}, classifier {info.classifier}, pack {info.pack}")
         if args.timeline:
             print(f"wrote {args.timeline}: one JSON line per frame")
         if summary.frames_with_faces == 0:
@@ -132,23 +134,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
 SINK_KINDS = ("auto", "vcam", "preview", "none")
 
 
-def open_run_sink(kind: str, config, size_wh: tuple[int, int], fps: float, *, preview_gui=None):
-    """The sink for ``vcam-emoji run``: a kind from SINK_KINDS, or a video file path. Returns (sink, description).
-    ``preview_gui``: where a preview window's calls run (vcam_emoji.sink.preview; default its own thread)."""
+def open_run_sink(kind: str, config, size_wh: tuple[int, int], fps: float, *, preview_gui=None,
+                  source: str | None = None, timeline: str | os.PathLike[str] | None = None, force: bool = False):
+    """The sink for ``vcam-emoji run``: a kind from SINK_KINDS, "file", or a video file path. Returns (sink,
+    description). ``preview_gui``: where a preview window's calls run (vcam_emoji.sink.preview; default its own
+    thread). A FILE must not be ``source`` or ``timeline`` and must not exist unless ``force``; "file" and the auto
+    fallback record to a new numbered emoji-cam-output.mp4 with a size cap (sink/registry.py)."""
     from .sink.memory import MemorySink
-    from .sink.registry import DEFAULT_FILE, open_sink
+    from .sink.registry import open_sink
     from .sink.threaded import ThreadedSink
     from .sink.video_file import VideoFileSink
 
     if kind == "none":
         return MemorySink(size_wh, fps, max_frames=1), "no output (frames are dropped; for measuring)"
-    if kind == "file":
-        kind = DEFAULT_FILE
-    if kind in SINK_KINDS:
-        sink, description = open_sink(kind, size_wh, fps, name=config.output.virtual_camera_name, path=DEFAULT_FILE,
+    guard = {"inputs": [source], "outputs": [timeline]}
+    if kind in (*SINK_KINDS, "file"):
+        sink, description = open_sink(kind, size_wh, fps, name=config.output.virtual_camera_name, **guard,
                                       **({"gui": preview_gui} if preview_gui is not None else {}))
     else:
-        sink, description = open_sink("file", size_wh, fps, path=kind)
+        sink, description = open_sink("file", size_wh, fps, path=kind, replace=force, **guard)
     if isinstance(sink, VideoFileSink):  # encoding 1280x720 costs ~10 ms: do it beside the pipeline, not after it
         sink = ThreadedSink(sink)
     return sink, description
@@ -178,22 +182,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # The engine runs on this thread, which also closes the sink: a preview window can live here too (and OpenCV's
     # toolkit then shuts down with the thread that started it, without warnings at exit).
+    timeline_path = Path(args.timeline or config.timeline.path).expanduser() if (args.timeline or
+                                                                                 config.timeline.path) else None
     sink, sink_message = open_run_sink(args.sink or config.output.sink, config, size_wh, fps,
-                                       preview_gui=CallerThreadGui())
+                                       preview_gui=CallerThreadGui(), source=args.source, timeline=timeline_path,
+                                       force=args.force)
     print(f"vcam-emoji: output: {sink_message}", file=sys.stderr)
     timeline_file = None
     try:
         on_result = None
-        if args.timeline or config.timeline.path:
-            from .timeline import TimelineWriter
+        if timeline_path is not None:
+            from .timeline import open_live_timeline
 
-            timeline_path = Path(args.timeline or config.timeline.path).expanduser()
-            try:
-                timeline_file = open(timeline_path, "a", encoding="utf-8", buffering=1)
-            except OSError as exc:
-                raise EmojiCamError(f"{timeline_path}: cannot write the timeline ({exc.strerror}); "
-                                    "check timeline.path") from None
-            on_result = TimelineWriter(timeline_file).write
+            timeline, timeline_file = open_live_timeline(timeline_path, inputs=[args.source],
+                                                         outputs=[getattr(sink, "path", None)])
+            on_result = timeline.write
             print(f"vcam-emoji: appending the emotion timeline to {timeline_path}", file=sys.stderr)
         engine = Engine(config, open_input=open_input, sink=sink, sink_description=sink_message,
                         config_watcher=ConfigWatcher(config_path, initial=config, overrides=model_overrides(args)),
@@ -324,8 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="camera: the configured camera (waits while it is unavailable); demo: the bundled demo clip; "
                    "FILE: a video or photo, looped; default auto: the camera, else the demo clip")
     p.add_argument("--sink", metavar="vcam|preview|none|FILE",
-                   help="vcam: the virtual camera; preview: a window; none: drop frames; FILE: a video file "
-                   "(.mp4, .avi, ...); default: the config's output.sink (auto: virtual camera, else a preview "
+                   help="vcam: the virtual camera; preview: a window; none: drop frames; FILE: record to a video "
+                   "file (.mp4: H.264; .mkv, .webm, .avi, ...), never over an existing one without --force; default: the config's output.sink (auto: virtual camera, else a preview "
                    "window, else a file)")
     p.add_argument("--pack", metavar="NAME", help="emoji pack to start with (default: the config's pack.name)")
     p.add_argument("--seconds", type=float, default=0, help="stop after this many seconds (default: run until Ctrl-C)")
@@ -333,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "emotion shown); default: the config's timeline.path")
     p.add_argument("--stats-every", type=float, default=5.0, metavar="S",
                    help="print fps, latency and faces every S seconds (0 = never; default 5)")
+    p.add_argument("--force", action="store_true", help="let --sink FILE replace an existing file (never the "
+                   "source); without it an existing file is an error")
     add_model_options(p)
     config_option(p)
 
@@ -345,12 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("render", cmd_render, "emojify a video or a photo")
     p.add_argument("input", help="a video OpenCV can read, or a photo (.jpg, .png, ...)")
-    p.add_argument("output", help="where to write: a video (.mp4, .avi, .mov, .mkv, .m4v) for a video, an image "
-                   "for a photo")
+    p.add_argument("output", help="where to write: a video (.mp4, .mkv, .mov, .m4v, .webm, .avi) for a video, an "
+                   "image for a photo; never over an existing file without --force")
     p.add_argument("--pack", metavar="NAME", help="emoji pack (default: the config's pack.name)")
     p.add_argument("--timeline", metavar="FILE.jsonl", help="also write one JSON line per frame: faces, track ids, "
                    "boxes, scores, probabilities, and the emotion drawn")
-    p.add_argument("--no-audio", action="store_true", help="do not copy the input's audio track")
+    p.add_argument("--no-audio", action="store_true", help="do not copy the input's audio track (by default it "
+                   "is copied, or re-encoded where the container cannot hold it)")
+    p.add_argument("--codec", choices=VIDEO_CODECS, help="video codec (default: h264, which plays everywhere; "
+                   "vp9 for .webm; mjpeg for .avi)")
+    p.add_argument("--force", action="store_true", help="replace an existing output or timeline (never the input)")
     p.add_argument("--rate-hz", type=_rate_hz, default=0.0, metavar="HZ",
                    help="classify each face at most HZ times a second of video, as live use does "
                    "(classifier.rate_hz); default 0: every face on every frame")
@@ -425,11 +434,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
         format="vcam-emoji: %(levelname)s: %(message)s" if args.verbose else "vcam-emoji: %(message)s",
     )
+    raise_on_termination()  # SIGTERM/SIGHUP unwind like Ctrl-C, so temporary files go (fileio.py)
     try:
         return args.func(args)
     except EmojiCamError as exc:
         print(f"vcam-emoji: error: {exc}", file=sys.stderr)
         return EXIT_FAIL
+    except Terminated as exc:
+        print(f"vcam-emoji: {exc}; nothing half-written was left", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("vcam-emoji: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

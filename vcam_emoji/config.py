@@ -294,8 +294,9 @@ class OutputConfig:
     _section = "output"
     sink: str = _key(
         "auto", "str", "Where the frames go: \"auto\" (the virtual camera if there is one, else a preview window),\n"
-        "\"vcam\" (the virtual camera only; stop if there is none), \"preview\" (a window), \"file\" (a video\n"
-        "file named on the command line), \"none\" (nowhere; for benchmarks).",
+        "\"vcam\" (the virtual camera only; stop if there is none), \"preview\" (a window), \"file\" (a new\n"
+        "emoji-cam-output.mp4 in the current folder, numbered if the name is taken, stopped at 500 MB; run --sink\n"
+        "FILE names another), \"none\" (nowhere; for benchmarks).",
         choices=("auto", "vcam", "preview", "file", "none"))
     virtual_camera_name: str = _key(
         "Emoji Cam", "str", "Name of the virtual camera, where the backend lets us choose it; \"\" = the backend's "

@@ -2,7 +2,7 @@
 the virtual camera, else a preview window if there is a display, else a video file - with the reason for each step.
 
     sink, reason = open_sink("auto", (1280, 720), 30, path="emoji-cam.mp4")
-    log.info("output: %s", reason)   # e.g. "no virtual camera available (...). To fix: ...; no display: writing to ..."
+    log.info("output: %s", reason)   # e.g. "no virtual camera available (...). To fix: ...; no display: recording to ..."
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from .base import Sink
 from .preview import display_available
 
 DEFAULT_FILE = "emoji-cam-output.mp4"
+FALLBACK_MAX_BYTES = 500_000_000  # the fallback recording stops here (about 1.5 h of 720p; said on start)
+FILE_OPTIONS = frozenset({"path", "replace", "inputs", "outputs", "max_bytes", "codec"})
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,23 @@ def _create_preview(size_wh: tuple[int, int], fps: float, options: Mapping[str, 
 
 
 def _create_file(size_wh: tuple[int, int], fps: float, options: Mapping[str, Any]) -> Sink:
+    """A recording. Without ``path`` it is the program's own fallback: DEFAULT_FILE in the current folder under a
+    numbered name that is free (never replacing a file) and stopped at FALLBACK_MAX_BYTES unless ``max_bytes`` says
+    otherwise. With ``path`` (the user's name): an existing file only with ``replace`` (--force), never an input."""
     try:
         module = importlib.import_module("vcam_emoji.sink.video_file")
     except ImportError as exc:
         raise EmojiCamError(f"video file output is not available in this installation ({exc}); reinstall vcam-emoji")
-    return module.VideoFileSink(Path(options.get("path", DEFAULT_FILE)), size_wh, fps)
+    own = "path" not in options
+    return module.VideoFileSink(
+        Path(options.get("path", DEFAULT_FILE)), size_wh, fps,
+        replace=bool(options.get("replace", False)) and not own,
+        numbered=own,
+        inputs=options.get("inputs", ()),
+        outputs=options.get("outputs", ()),
+        max_bytes=options.get("max_bytes", FALLBACK_MAX_BYTES if own else None),
+        codec=options.get("codec"),
+    )
 
 
 def _create_memory(size_wh: tuple[int, int], fps: float, options: Mapping[str, Any]) -> Sink:
@@ -97,7 +111,7 @@ def default_registry() -> SinkRegistry:
                       "the virtual camera meeting apps pick"),
             SinkEntry("preview", _create_preview, frozenset({"window_name", "environ", "system", "gui"}),
                       "a window on this screen"),
-            SinkEntry("file", _create_file, frozenset({"path"}), "a video file"),
+            SinkEntry("file", _create_file, FILE_OPTIONS, "a video file"),
             SinkEntry("memory", _create_memory, frozenset({"max_frames"}), "frames kept in memory (tests)"),
         ]
     )
@@ -110,8 +124,21 @@ def describe_sink(kind: str, sink: Sink) -> str:
     if kind == "preview":
         return "preview window"
     if kind == "file":
-        return f"writing to {getattr(sink, 'path', '?')}"
+        return describe_recording(sink)
     return f"{kind} sink"
+
+
+def describe_recording(sink: Sink) -> str:
+    """"recording to out.mp4 (H.264; a new file; stops at 500 MB)": where, how, and the limits that apply."""
+    from .video_file import format_size
+
+    notes = [str(getattr(sink, "codec", "?")).upper().replace("H264", "H.264")]
+    if getattr(sink, "numbered", False):
+        notes.append("a new file")
+    cap = getattr(sink, "max_bytes", None)
+    if cap:
+        notes.append(f"stops at {format_size(cap)}")
+    return f"recording to {getattr(sink, 'path', '?')} ({'; '.join(notes)})"
 
 
 def open_sink(
