@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     size_wh, fps = (config.camera.width, config.camera.height), config.camera.fps
     open_input, source_message = input_opener(args.source, config)
     print(f"vcam-emoji: {source_message}", file=sys.stderr)
-    sink, sink_message = open_run_sink(args.sink or config.output.sink, config, size_wh, fps)
+    sink, sink_message = open_run_sink(args.sink or config.output.sink, config, size_wh, fps, source=args.source)
     print(f"vcam-emoji: output: {sink_message}", file=sys.stderr)
     server = None
     try:
