@@ -108,7 +108,8 @@ def test_pystray_menu_mirrors_the_model(app):
     top = [i.text for i in app.backend.pystray_menu().items if i.text != "- - - -"]
     assert top == ["Running, pack twemoji", "Enabled", "Paused (camera released)", "Hide me when no face is found",
                    "Emoji pack", "Mirror",
-                   "Show preview", "Smoothing", "Camera", "Save current emoji as sticker", "Open config file",
+                   "Show preview", "Smoothing", "Camera", "Open Studio", "Save current emoji as sticker",
+                   "Open config file",
                    "Open packs folder", "Diagnostics",
                    "Start at login", "Quit"]
     twemoji = pystray_item(app.backend, "Emoji pack", "twemoji")

@@ -63,6 +63,9 @@ class FakeDesktop:
     def save_sticker(self) -> None:
         self.calls.append(("sticker",))
 
+    def open_studio(self) -> None:
+        self.calls.append(("studio",))
+
     def set_autostart(self, enabled: bool) -> None:
         self.calls.append(("autostart", enabled))
 
@@ -86,7 +89,7 @@ def test_menu_has_every_entry_of_the_issue_in_order():
     items = build_menu(make_state())
     assert [k for k in keys(items) if k != "-"] == [
         "status", "enabled", "paused", "hide-no-face", "pack", "mirror", "preview", "smoothing", "camera",
-        "save-sticker", "open-config", "open-packs", "diagnostics", "autostart", "quit"]
+        "studio", "save-sticker", "open-config", "open-packs", "diagnostics", "autostart", "quit"]
     assert [i.text for i in items if i.key == "quit"] == ["Quit"]
 
 
@@ -184,6 +187,20 @@ def test_mirror_preview_and_autostart_are_toggles():
     assert find_item(items, "autostart").checked
 
 
+def test_open_studio_is_one_click_in_the_tools(controller):
+    item = find_item(build_menu(make_state()), "studio")
+    assert (item.text, item.enabled, item.action) == ("Open Studio", True, menu.OpenStudio())
+    controller.perform(item.action)
+    assert controller.desktop.calls == [("studio",)]
+    assert controller.engine.calls == [] and not controller.config_path.exists()
+
+
+def test_open_studio_without_the_studio_packages_is_disabled_and_says_why():
+    item = find_item(build_menu(make_state(studio_problem="the Python package uvicorn is missing")), "studio")
+    assert item.text == "Open Studio (unavailable: the Python package uvicorn is missing)"
+    assert not item.enabled
+
+
 def test_unusable_autostart_and_preview_are_disabled_and_say_why():
     items = build_menu(make_state(autostart_problem="no home folder", preview_available=False))
     assert find_item(items, "autostart").text == "Start at login (unavailable: no home folder)"
@@ -249,10 +266,10 @@ def test_a_config_file_that_cannot_be_written_is_reported_and_nothing_is_applied
 
 
 def test_desktop_actions(controller):
-    for action in (menu.OpenConfig(), menu.OpenPacksFolder(), menu.ShowDiagnostics(), menu.SetPreview(True),
-                   menu.SetAutostart(True), menu.Quit()):
+    for action in (menu.OpenStudio(), menu.OpenConfig(), menu.OpenPacksFolder(), menu.ShowDiagnostics(),
+                   menu.SetPreview(True), menu.SetAutostart(True), menu.Quit()):
         controller.perform(action)
-    assert controller.desktop.calls == [("open", controller.config_path), ("open", controller.packs_dir),
+    assert controller.desktop.calls == [("studio",), ("open", controller.config_path), ("open", controller.packs_dir),
                                         ("diagnostics",), ("preview", True), ("autostart", True), ("quit",)]
     assert controller.packs_dir.is_dir()  # created so the file manager has something to open
 
@@ -268,7 +285,7 @@ def test_every_enabled_menu_action_is_handled(controller):
             controller.perform(item.action)
     kinds = {c[0] for c in controller.desktop.calls}
     assert "notify" not in kinds, controller.desktop.calls
-    assert {"open", "diagnostics", "preview", "autostart", "quit"} <= kinds
+    assert {"studio", "open", "diagnostics", "preview", "autostart", "quit"} <= kinds
 
 
 def test_on_change_runs_after_each_action(controller):

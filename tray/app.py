@@ -3,6 +3,8 @@
 The engine is set up exactly as `vcam-emoji run` does it (vcam_emoji.cli and vcam_emoji.inputs) and runs on a worker
 thread; the tray backend owns the main thread. A refresher thread reads the engine status twice a second and updates
 the icon and the menu; menu clicks go through tray.menu.Controller.
+"Open Studio" serves the Studio page for this same engine (tray/studio.py: started on the first click, the same
+address on the next ones); Quit stops it before the engine.
 
 Test control (only for tests/test_tray_smoke.py and scripts/tray_screenshot.sh): with EMOJI_CAM_TEST_CONTROL=stdin
 the app reads commands from stdin, one per line, and answers each with one line on stdout: "emoji-cam-control: "
@@ -48,6 +50,7 @@ from .backend import TrayBackend, open_backend
 from .icon import IconCache
 from .menu import CameraChoice, Controller, MenuState
 from .single_instance import AlreadyRunning, InstanceLock
+from .studio import StudioLauncher
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +171,8 @@ class TrayApp:
                  find_cameras: Callable[[], tuple[CameraChoice, ...]] = find_cameras,
                  open_path: Callable[[Path], None] = open_path,
                  backend_factory: Callable[..., TrayBackend] = open_backend,
-                 pictures_dir: Callable[[], Path] = lambda: Path(platformdirs.user_pictures_dir())) -> None:
+                 pictures_dir: Callable[[], Path] = lambda: Path(platformdirs.user_pictures_dir()),
+                 studio: StudioLauncher | None = None) -> None:
         from vcam_emoji.config import update_config_file
         from vcam_emoji.packs import user_packs_dir
 
@@ -181,6 +185,7 @@ class TrayApp:
         self._find_cameras = find_cameras
         self._open_path = open_path
         self._pictures_dir = pictures_dir
+        self.studio = studio or StudioLauncher(self.engine, self.config_path)
         self.cameras: tuple[CameraChoice, ...] = ()
         self.icons = IconCache()
         self.problems: queue.SimpleQueue[str] = queue.SimpleQueue()
@@ -207,6 +212,7 @@ class TrayApp:
             cameras=self.cameras, paused=self.controller.paused if hasattr(self, "controller") else False,
             preview_shown=self.sink.shown, preview_available=self.preview_available,
             autostart_enabled=self._autostart_enabled(), autostart_problem=self.autostart.problem(),
+            studio_problem=self.studio.problem(),
         )
 
     def _autostart_enabled(self) -> bool:
@@ -293,6 +299,24 @@ class TrayApp:
         path = save_sticker_to(self._pictures_dir(), pack, emotion, datetime.now())
         note = "" if state.main_emotion is not None else " (no face now, so the neutral one)"
         self.backend.notify(f"Saved the {emotion.label} emoji of {pack.name}{note} as a sticker: {path}")
+
+    def open_studio(self) -> None:
+        """Start the Studio (first time) and open it in the browser, on a worker thread: starting it takes a moment
+        and the menu must not wait for it. What goes wrong is a notification."""
+        threading.Thread(target=self._open_studio, name="tray-open-studio", daemon=True).start()
+
+    def _open_studio(self) -> None:
+        try:
+            url, opened = self.studio.open()
+        except (EmojiCamError, OSError) as exc:
+            log.warning("%s", exc)
+            self.backend.notify(str(exc))
+            return
+        note = f" ({self.studio.port_note})" if self.studio.port_note else ""
+        if opened:
+            self.backend.notify(f"Studio is open in your browser: {url.split('?', 1)[0]}{note}")
+        else:
+            self.backend.notify(f"no browser could be opened here; open this address yourself: {url}{note}")
 
     def show_diagnostics(self) -> None:
         text = diagnostics_text(self)
@@ -389,6 +413,10 @@ def diagnostics_text(app: TrayApp) -> str:
                          + (f"; {backend.fix}" if backend.fix else ""))
     except EmojiCamError as exc:
         lines.append(f"  cannot check: {exc}")
+    studio_url = app.studio.url
+    lines.append("studio: " + (f"running at {studio_url.split('?', 1)[0]}" if studio_url else
+                               f"unavailable: {app.studio.problem()}" if app.studio.problem() else
+                               "not started (Open Studio starts it)"))
     plan = app.autostart.plan()
     lines.append(f"start at login: {'on' if app._autostart_enabled() else 'off'} ({plan.problem or plan.location})")
     return "\n".join(lines) + "\n"
@@ -470,6 +498,7 @@ def _run(args: argparse.Namespace) -> int:
         alert(f"cannot start: {exc}")
         return EXIT_FAIL
     engine, sink = setup.engine, setup.sink
+    studio = StudioLauncher(engine, setup.config_path)
     releasing, released = threading.Lock(), threading.Event()
 
     def release() -> None:  # once; from the main thread, or from the quit watchdog (which waits for the first)
@@ -479,6 +508,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             if released.is_set():
                 return
+            studio.stop()  # its live pictures end and its port is closed before the engine goes
             engine.stop()
             engine.join(timeout=10)
             sink.close()
@@ -491,7 +521,7 @@ def _run(args: argparse.Namespace) -> int:
 
     app = None
     try:
-        app = TrayApp(setup, packs=PackCatalog(), autostart=Autostart())
+        app = TrayApp(setup, packs=PackCatalog(), autostart=Autostart(), studio=studio)
         app.problems, app.release = problems, release
         if app.backend.headless_reason:
             print(f"emoji-cam: no tray icon: {app.backend.headless_reason}; Emoji Cam keeps running without it "

@@ -81,6 +81,11 @@ class SetAutostart(Action):
 
 
 @dataclass(frozen=True)
+class OpenStudio(Action):
+    """Open the Studio page in the browser (its server starts on the first click)."""
+
+
+@dataclass(frozen=True)
 class OpenConfig(Action):
     pass
 
@@ -137,6 +142,7 @@ class MenuState:
     preview_available: bool = True  # False when the main output is the preview window itself
     autostart_enabled: bool = False
     autostart_problem: str = ""  # why "Start at login" cannot be used here ("" when it can)
+    studio_problem: str = ""  # why "Open Studio" cannot be used here ("" when it can)
 
 
 @dataclass(frozen=True)
@@ -242,7 +248,9 @@ def _tools_section(state: MenuState) -> tuple[Item, ...]:
     """Files, folders and the desktop: each item is one Desktop call."""
     autostart_text = "Start at login" + (f" (unavailable: {state.autostart_problem})" if state.autostart_problem
                                          else "")
+    studio_text = "Open Studio" + (f" (unavailable: {state.studio_problem})" if state.studio_problem else "")
     return (
+        Item("studio", studio_text, OpenStudio(), enabled=not state.studio_problem),
         Item("save-sticker", "Save current emoji as sticker", SaveSticker(), enabled=bool(state.packs)),
         Item("open-config", "Open config file", OpenConfig()),
         Item("open-packs", "Open packs folder", OpenPacksFolder()),
@@ -290,6 +298,8 @@ class Desktop(Protocol):
     def show_diagnostics(self) -> None: ...
 
     def save_sticker(self) -> None: ...
+
+    def open_studio(self) -> None: ...
 
     def set_autostart(self, enabled: bool) -> None: ...
 
@@ -351,6 +361,8 @@ class Controller:
                 self.desktop.set_preview(show)
             case SetAutostart(enabled=enabled):
                 self.desktop.set_autostart(enabled)
+            case OpenStudio():
+                self.desktop.open_studio()
             case OpenConfig():
                 self.desktop.open_path(self.config_path)
             case OpenPacksFolder():
