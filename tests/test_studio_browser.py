@@ -95,7 +95,9 @@ def test_a_pack_imported_and_picked_shows_in_the_next_frames(browser, studio, tm
     browser.find_element("css selector", "#import-form button[type=submit]").click()
     wait_for(browser, lambda: "Imported green" in browser.find_element("id", "packs-message").text, "the import")
     assert (studio.packs_dir / "green" / "pack.json").is_file()
-    browser.find_element("css selector", "button[data-use='green']").click()
+    # the message comes first, then the list is loaded again: wait for the new row
+    wait_for(browser, lambda: browser.find_elements("css selector", "button[data-use='green']"),
+             "the imported pack's row")[0].click()
     wait_for(browser, lambda: browser.find_elements("css selector", "tr.current[data-pack='green']"), "in use")
     assert 'name = "green"' in studio.config_path.read_text()  # saved like the tray does it
     browser.get(f"{studio.base}/live")
