@@ -66,6 +66,37 @@ def classifier_spec(requested: str) -> ModelSpec:
     return _pick(requested, "default", CLASSIFIER_PREFERENCE, "expression_classification")
 
 
+def detector_spec(requested: str, purpose: str = "video") -> ModelSpec:
+    """The face detector for ``detector.model``: "auto" (by ``purpose``, "video" or "live"), a bundled name or a
+    path."""
+    return _pick(requested, "auto", DETECTOR_PREFERENCE[purpose], "face_detection")
+
+
+@dataclass(frozen=True)
+class LoadedModels:
+    """The detector and classifier named by a config, loaded once and reusable for many pipelines."""
+
+    detector: object  # a pipeline.Detector
+    classifier: ExpressionClassifier
+    detector_name: str
+    classifier_name: str
+    providers: tuple[str, ...]  # what onnxruntime actually uses for the classifier session
+
+
+def load_models(config: Config, purpose: str = "video") -> LoadedModels:
+    """Load the detector and classifier named by ``config``. Raises ModelError.
+
+    ``purpose`` ("video" or "live") decides what ``detector.model = "auto"`` means.
+    """
+    providers, threads = config.runtime.execution_provider, config.runtime.threads
+    det_spec = detector_spec(config.detector.model, purpose)
+    detector = create_detector(det_spec, providers=providers, threads=threads, min_score=config.detector.min_score)
+    cls_spec = classifier_spec(config.classifier.model)
+    session, used = create_session(cls_spec.path, providers=providers, threads=threads)
+    classifier = ExpressionClassifier(session, cls_spec.manifest, source=str(cls_spec.path))
+    return LoadedModels(detector, classifier, det_spec.name, cls_spec.name, tuple(used))
+
+
 def build_pipeline(config: Config, pack_name: str | None = None, purpose: str = "video",
                    rate_hz: float | None = None) -> tuple[Pipeline, PipelineInfo]:
     """Load models and packs named by ``config`` and wire the stages. Raises ModelError / PackError.
@@ -73,17 +104,12 @@ def build_pipeline(config: Config, pack_name: str | None = None, purpose: str = 
     ``purpose`` ("video" or "live") decides what ``detector.model = "auto"`` means and how often faces are
     classified: live at ``classifier.rate_hz``, a recorded video on every frame unless ``rate_hz`` is given.
     """
-    providers, threads = config.runtime.execution_provider, config.runtime.threads
-    det_spec = _pick(config.detector.model, "auto", DETECTOR_PREFERENCE[purpose], "face_detection")
-    detector = create_detector(det_spec, providers=providers, threads=threads, min_score=config.detector.min_score)
-    cls_spec = classifier_spec(config.classifier.model)
-    session, used = create_session(cls_spec.path, providers=providers, threads=threads)
-    classifier = ExpressionClassifier(session, cls_spec.manifest, source=str(cls_spec.path))
+    models = load_models(config, purpose)
     packs, errors = discover_packs()
     pack = select_pack(packs, pack_name or config.pack.name)
     pipeline = Pipeline(
-        detector=detector,
-        classifier=classifier,
+        detector=models.detector,
+        classifier=models.classifier,
         compositor=EmojiCompositor(),
         pack=pack,
         tracker=Tracker(),
@@ -91,7 +117,8 @@ def build_pipeline(config: Config, pack_name: str | None = None, purpose: str = 
         detect_every=config.detector.every_n_frames,
         schedule=ClassifySchedule(classify_rate_hz(config, purpose) if rate_hz is None else rate_hz),
     )
-    info = PipelineInfo(det_spec.name, cls_spec.name, pack.name, tuple(used), tuple(str(e) for e in errors))
+    info = PipelineInfo(models.detector_name, models.classifier_name, pack.name, models.providers,
+                        tuple(str(e) for e in errors))
     log.info("pipeline: detector %s, classifier %s, pack %s, providers %s", info.detector, info.classifier,
-             info.pack, ", ".join(used))
+             info.pack, ", ".join(info.providers))
     return pipeline, info
