@@ -367,6 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(p)
     config_option(p)
 
+    from .analytics import command as analytics_command
+
+    analytics_command.add_parsers(sub)
+
     p = command("eval", cmd_eval, "measure an expression model on labelled face crops")
     p.add_argument("--data", required=True, metavar="FILE.npz", help="x: N x 48 x 48 uint8 grey faces, y: labels in "
                    "FER-2013 order (0 angry .. 6 neutral; 255 = skip)")
