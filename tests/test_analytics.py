@@ -239,13 +239,21 @@ def test_schema_catches_a_broken_report(schema):
     ("not json", "not a readable JSON report"),
     ('{"format": "other"}', "not an Emoji Cam report"),
     ('{"format": "vcam-emoji-report", "schema_version": 99}', "schema version 99"),
-    ('{"format": "vcam-emoji-report", "schema_version": 1}', "incomplete or damaged"),
+    ('{"format": "vcam-emoji-report", "schema_version": 1}', "incomplete or damaged at the top level"),
 ])
 def test_read_report_says_what_is_wrong(tmp_path, content, problem):
     path = tmp_path / "report.json"
     path.write_text(content)
     with pytest.raises(InputError, match=problem):
         read_report(path)
+
+
+def test_read_report_checks_the_schema(tmp_path):
+    data = sample_report().to_json()
+    data["files"][0]["persons"][0]["shares"]["happy"] = 1.5
+    (tmp_path / "report.json").write_text(json.dumps(data))
+    with pytest.raises(InputError, match="damaged at files/0/persons/0/shares/happy"):
+        read_report(tmp_path / "report.json")
 
 
 def test_timeline_csv_one_row_per_face_per_sample():

@@ -7,6 +7,7 @@ read from disk equals the one that was written, up to that rounding.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -334,8 +335,17 @@ def report_json_text(report: Report) -> str:
     return json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n"
 
 
+@functools.cache
+def schema_validator():
+    """The JSON Schema validator of report.json (``report.schema.json``, shipped beside this module; read once)."""
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+
+
 def read_report(path: str | Path) -> Report:
-    """Read a ``report.json`` written by ``vcam-emoji analyze`` or ``report``. Raises InputError."""
+    """Read a ``report.json`` written by ``vcam-emoji analyze`` or ``report``, checked against its schema.
+    Raises InputError naming what is wrong."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -348,6 +358,13 @@ def read_report(path: str | Path) -> Report:
     if data.get("schema_version") != SCHEMA_VERSION:
         raise InputError(f"{path}: report schema version {data.get('schema_version')!r}; this vcam-emoji reads "
                          f"version {SCHEMA_VERSION} (re-run analyze or report with this version)")
+    from jsonschema.exceptions import best_match
+
+    error = best_match(schema_validator().iter_errors(data))  # looks inside oneOf for the error that matters
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "the top level"
+        raise InputError(f"{path}: the report is incomplete or damaged at {where}: {error.message[:200]}; make it "
+                         "again with vcam-emoji analyze or report") from None
     try:
         return Report.from_json(data)
     except (KeyError, TypeError, ValueError) as exc:
