@@ -55,8 +55,8 @@ def add_parsers(subparsers) -> None:
                    help="analyse N files at once in worker processes, each loading the models once (0 = one per "
                    "CPU core; default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run the per-file work on an existing Dask distributed "
-                   "cluster, e.g. tcp://scheduler-host:8786 (needs the cluster extra: pip install \"vcam-emoji[cluster]\"; "
-                   "the workers must see the input files under the same paths)")
+                   "cluster, e.g. tcp://scheduler-host:8786 (needs the cluster extra: "
+                   "pip install \"vcam-emoji[cluster]\"; the workers must see the input files under the same paths)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in the same --out: files "
                    "already analysed there with the same settings are not analysed again")
     p.add_argument("--config", metavar="PATH", help="settings file (detector, classifier, smoothing and runtime "
