@@ -4,6 +4,7 @@ the output-folder rules. No model, no ../shared."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -25,6 +26,7 @@ from vcam_emoji.analytics.outputs import ResultStore, normalised, prepare_out_di
 from vcam_emoji.analytics.runner import collect_inputs
 from vcam_emoji.analytics.timeline_input import read_timeline
 from vcam_emoji.errors import InputError, OutputError
+from vcam_emoji.fileio import OutputExists
 from vcam_emoji.types import EXPRESSION_LABELS, Expression
 
 FPS = 10.0
@@ -222,6 +224,19 @@ def test_report_json_validates_and_reads_back(tmp_path, schema):
     again = read_report(tmp_path / "report.json")
     assert again.to_json() == data
     assert again.files[1].error.startswith("broken.mp4") and data["summary"]["files_failed"] == 1
+
+
+def test_write_report_replaces_only_when_asked(tmp_path):
+    (tmp_path / "report.json").write_text("an earlier report")
+    with pytest.raises(OutputExists):
+        write_report(sample_report(), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]  # nothing written, no temporary file
+    assert (tmp_path / "report.json").read_text() == "an earlier report"
+    write_report(sample_report(), tmp_path, replace=True)
+    assert read_report(tmp_path / "report.json").files[0].name == "clip.mp4"
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (tmp_path / "report.html").stat().st_mode & 0o777 == 0o666 & ~umask  # like any file the user makes
 
 
 def test_schema_catches_a_broken_report(schema):

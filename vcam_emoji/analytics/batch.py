@@ -54,7 +54,7 @@ def analyze(inputs: Sequence[str | Path], out_dir: str | Path, settings: Analysi
     settings_json = settings.to_json()  # resolves the model names: a missing model fails here, before any work
     paths, notes = collect_inputs(inputs)
     out = prepare_out_dir(out_dir, [*inputs, *paths], force=force, resume=resume)
-    store = ResultStore(out, settings_json)
+    store = ResultStore(out, settings_json, paths)
     results: dict[Path, FileResult] = {}
     if resume:
         for path in paths:
@@ -81,7 +81,7 @@ def analyze(inputs: Sequence[str | Path], out_dir: str | Path, settings: Analysi
     except KeyboardInterrupt:
         return AnalyzeOutcome(out, None, tuple(paths), len(results), reused, True, tuple(notes))
     report = aggregate([results[p] for p in paths], settings_json, generator_info())
-    written = write_report(report, out)
+    written = write_report(report, out, replace=force or resume, inputs=paths)
     return AnalyzeOutcome(out, report, tuple(paths), len(results), reused, False, tuple(notes), tuple(written))
 
 
@@ -117,7 +117,7 @@ def report_from_timelines(timelines: Sequence[str | Path], out_dir: str | Path, 
     results = [r for path in paths for r in timeline_results(path, every_ms, min_visible_s)]
     out = prepare_out_dir(out_dir, paths, force=force, keep_results=False)
     report = aggregate(results, timeline_settings(every_ms, min_visible_s), generator_info())
-    written = write_report(report, out)
+    written = write_report(report, out, replace=force, inputs=paths)
     return AnalyzeOutcome(out, report, tuple(paths), len(results), 0, False, (), tuple(written))
 
 

@@ -1,8 +1,9 @@
 """The output folder: report.json, timeline.csv, the plots, report.html, and ``files/`` (one result per input, kept
 as each file finishes, which is what ``--resume`` reads back).
 
-Every file is written to a temporary name beside it and renamed when complete. A folder that is not empty is only
-written to with ``force`` (or ``resume``); an output never replaces an input.
+Every file is written through ``fileio`` (a temporary name beside it, renamed when complete, removed on errors and
+signals). A folder that is not empty is only written to with ``force`` (or ``resume``); an output never replaces an
+input.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import OutputError
-from ..render import atomic_output
+from ..fileio import check_output, write_atomic
 from ..types import EXPRESSION_LABELS
 from . import plots
 from .html import report_html
@@ -31,20 +32,10 @@ RESULT_FORMAT = "vcam-emoji-file-result"
 CSV_COLUMNS = ("file", "kind", "person", "t_s", "time", *EXPRESSION_LABELS, "valence", "dominant")
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with atomic_output(path) as tmp:
-        tmp.write_bytes(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # a report is for sharing: the usual file mode, not the temp file's 0600
-
-
-def _write_text(path: Path, text: str) -> None:
-    _write_bytes(path, text.encode("utf-8"))
+def _write(path: Path, data: bytes | str, *, replace: bool, inputs: Sequence[str | Path]) -> None:
+    """Under the program's one rule for files (fileio): temporary file + rename, never over an input, and over an
+    existing file only with ``replace``."""
+    write_atomic(path, data, replace=replace, inputs=inputs, what="report file")
 
 
 def prepare_out_dir(out_dir: str | Path, inputs: Sequence[str | Path], *, force: bool = False,
@@ -88,9 +79,10 @@ class ResultStore:
     the same settings, and did not fail; otherwise None, and the file is analysed again.
     """
 
-    def __init__(self, out_dir: Path, settings: Mapping[str, Any]) -> None:
+    def __init__(self, out_dir: Path, settings: Mapping[str, Any], inputs: Sequence[str | Path] = ()) -> None:
         self.folder = out_dir / RESULTS_DIR
         self.settings = dict(settings)
+        self._inputs = list(inputs)
 
     def path_for(self, input_path: str | Path) -> Path:
         absolute = str(Path(input_path).expanduser().absolute())
@@ -128,7 +120,9 @@ class ResultStore:
         data = {"format": RESULT_FORMAT, "input": self._fingerprint(input_path), "settings": self.settings,
                 "result": result.to_json()}
         self.folder.mkdir(parents=True, exist_ok=True)
-        _write_text(self.path_for(input_path), json.dumps(data, separators=(",", ":")) + "\n")
+        # the program's own file (a result of an earlier, interrupted run of the same folder): replaced
+        _write(self.path_for(input_path), json.dumps(data, separators=(",", ":")) + "\n", replace=True,
+               inputs=self._inputs)
         return FileResult.from_json(data["result"])
 
 
@@ -153,25 +147,28 @@ def timeline_csv_text(report: Report) -> str:
     return buffer.getvalue()
 
 
-def write_report(report: Report, out_dir: str | Path) -> list[Path]:
+def write_report(report: Report, out_dir: str | Path, *, replace: bool = False,
+                 inputs: Sequence[str | Path] = ()) -> list[Path]:
     """Write report.json, timeline.csv, the plots and report.html into ``out_dir`` (which must exist). Returns the
-    paths written. A plot with nothing to show (no video) is not written, and an old one of that name removed."""
+    paths written. ``replace``: files of those names there are replaced (``--force``), else OutputExists; an input
+    is never written over. A plot with nothing to show (no video) is not written, and, with ``replace``, an old one
+    of that name is removed."""
     out_dir = Path(out_dir)
+    for name in OUTPUT_NAMES:  # all checked before any is written, so a refusal leaves the folder as it was
+        check_output(out_dir / name, inputs=inputs, replace=replace, what="report file")
     written = []
     pngs = {"shares": plots.shares_png(report), "timeline": plots.timeline_png(report),
             "valence": plots.valence_png(report)}
     for key, name in PLOT_FILES.items():
         target = out_dir / name
         if pngs[key] is None:
-            if target.is_file():
-                os.unlink(target)  # from an earlier report in this folder (written with --force)
+            if replace and target.is_file():
+                os.unlink(target)  # from an earlier report in this folder (--force): it would not match this one
             continue
-        _write_bytes(target, pngs[key])
+        _write(target, pngs[key], replace=replace, inputs=inputs)
         written.append(target)
-    _write_text(out_dir / TIMELINE_CSV, timeline_csv_text(report))
-    written.append(out_dir / TIMELINE_CSV)
-    _write_text(out_dir / REPORT_HTML, report_html(report, pngs))
-    written.append(out_dir / REPORT_HTML)
-    _write_text(out_dir / REPORT_JSON, report_json_text(report))
-    written.append(out_dir / REPORT_JSON)
+    for name, text in ((TIMELINE_CSV, timeline_csv_text(report)), (REPORT_HTML, report_html(report, pngs)),
+                       (REPORT_JSON, report_json_text(report))):  # report.json last: it says the report is whole
+        _write(out_dir / name, text, replace=replace, inputs=inputs)
+        written.append(out_dir / name)
     return written
