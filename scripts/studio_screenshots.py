@@ -3,7 +3,8 @@
     .venv/bin/python scripts/studio_screenshots.py [--source demo|FILE] [--seconds-before-session 40]
 
 Starts `vcam-emoji studio` on the given source in a temporary home (its own settings and packs), opens each page,
-waits until it shows what it is for, and saves the picture. The Settings page is taken twice: as it opens, and with
+waits until it shows what it is for, and saves the picture. On the Avatar page an avatar is built and saved as the
+pack "me" first, so the Packs page shows it too; then a colour and a name that are refused. The Settings page is taken twice: as it opens, and with
 an invalid value refused next to its field.
 """
 
@@ -20,6 +21,43 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from chromium import open_chromium  # noqa: E402  (tests/chromium.py)
 from studio_process import start_studio  # noqa: E402  (tests/studio_process.py)
+
+
+AVATAR = {"av-skin": "brown", "av-hair": "curly", "av-hair_color": "black", "av-facial_hair": "beard_light",
+          "av-accessory": "round", "av-clothing": "collar_sweater", "av-clothing_color": "red"}
+
+
+def avatar(web, shot) -> None:
+    """The Avatar page with an avatar built on it and saved as the pack "me"."""
+    from selenium.webdriver.support.ui import Select
+
+    web.get(web.current_url.rsplit("/", 1)[0] + "/avatar")
+    drawn = ("(() => { const p = document.getElementById('preview'); return p && !p.classList.contains('stale') && "
+             "(p.dataset.drawn || '').includes('%s') && [...p.querySelectorAll('img')].every(i => i.naturalWidth); "
+             "})()")
+    shot("", drawn % "hair=", "", settle=0)
+    for field, value in AVATAR.items():
+        element = web.find_element("id", field)
+        if element.tag_name == "select":
+            Select(element).select_by_value(value)
+        else:
+            element.clear()
+            element.send_keys(value)
+    name = web.find_element("id", "pack-name")
+    name.send_keys("me")
+    shot("", drawn % "clothing_color=red", "", settle=0)
+    web.find_element("id", "save-pack").click()
+    shot("", "document.getElementById('save-message').textContent.includes('Saved') && (window.scrollTo(0, 0), true)",
+         "studio-avatar.png", settle=1)
+    skin = web.find_element("id", "av-skin")  # then two values that are refused, each named next to its field
+    skin.clear()
+    skin.send_keys("purplish")
+    name.clear()
+    name.send_keys("my avatar!")
+    shot("", "document.getElementById('err-skin').textContent.length > 0", "", settle=0)
+    web.find_element("id", "save-pack").click()
+    shot("", "document.getElementById('err-name').textContent.length > 0 && (window.scrollTo(0, 0), true)",
+         "studio-avatar-invalid.png", settle=0.5)
 
 
 def main() -> int:
@@ -45,12 +83,14 @@ def main() -> int:
                         raise RuntimeError(f"{page}: {ready} never became true")
                     time.sleep(0.2)
                 time.sleep(settle)
-                web.save_screenshot(str(out / name))
-                print(f"wrote {out / name}")
+                if name:
+                    web.save_screenshot(str(out / name))
+                    print(f"wrote {out / name}")
 
             web.get(studio.url)
             shot("", "document.querySelectorAll('#faces .face').length > 0 && "
                      "document.getElementById('live-img').naturalWidth > 0", "studio-live.png", settle=3)
+            avatar(web, shot)
             shot("packs", "document.querySelectorAll('tr[data-pack]').length >= 3 && "
                           "[...document.images].every(i => i.complete)", "studio-packs.png")
             shot("settings", "document.getElementById('in-smoothing-time_constant_ms') && "

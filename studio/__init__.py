@@ -11,6 +11,7 @@ Modules:
     live       the live picture (subscribed to the engine only while someone watches) and the session recorder
     catalog    the packs, their thumbnails, zip import and removal of user packs
     analyze    POST /api/v1/analyze: faces, boxes, probabilities and expression of one uploaded image
+    avatar     the Avatar page's routes: the avatar library's attributes, pictures, stickers and Save as pack
     api        the JSON API under /api/v1/ and its OpenAPI document
     web        the Starlette app: pages (Jinja2 templates) and static files
     server     port choice, uvicorn on a worker thread, the address with its token

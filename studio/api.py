@@ -34,6 +34,7 @@ from vcam_emoji.errors import EmojiCamError
 from vcam_emoji.packs import user_packs_dir
 from vcam_emoji.types import EXPRESSION_LABELS, Expression
 
+from . import avatar
 from .catalog import THUMB_SIZES, import_pack_zip, remove_user_pack
 from .limits import MAX_IMAGE_BYTES, MAX_ZIP_BYTES, ApiError, read_body, read_json
 from .live import TooManyViewers
@@ -143,7 +144,7 @@ async def get_cameras(request: Request) -> Response:
 def _pack_json(state: StudioState, pack, current: str) -> dict:
     return {"name": pack.name, "author": pack.author, "license": pack.license, "source": pack.source,
             "builtin": pack.builtin, "current": pack.name == current, "folder": str(pack.folder),
-            "removable": not pack.builtin and pack.name != current}
+            "removable": not pack.builtin and pack.name != current, "avatar": bool(pack.avatar)}
 
 
 async def get_packs(request: Request) -> Response:
@@ -337,6 +338,19 @@ class Endpoint:
     query: tuple[tuple[str, str, bool], ...] = ()  # (name, description, required)
     errors: tuple[int, ...] = (400,)
     extra: dict = field(default_factory=dict)
+    status: int = 200  # the status of success
+
+
+def _avatar_query() -> tuple[tuple[str, str, bool], ...]:
+    from vcam_emoji.avatar import OPTIONS, AvatarAttributes
+
+    defaults = AvatarAttributes()
+    return (("expression", "angry .. neutral (default happy)", False),
+            *((name, f"{option.help}: {option.allowed()} (default {getattr(defaults, name)})", False)
+              for name, option in OPTIONS.items()))
+
+
+_AVATAR_QUERY = _avatar_query()
 
 
 ENDPOINTS: tuple[Endpoint, ...] = (
@@ -355,7 +369,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              response="image/png", query=(("name", "the pack", True), ("expression", "angry .. neutral", False),
                                           ("size", "48, 96, 192, 256 or 512", False)), errors=(400, 404)),
     Endpoint("POST", "/packs/import", post_pack_import, "Import a pack from a .zip (pack.json and its seven images) "
-             "into the user packs folder", body="application/zip", errors=(400, 409, 413)),
+             "into the user packs folder", body="application/zip", errors=(400, 409, 413), status=201),
     Endpoint("POST", "/packs/remove", post_pack_remove, "Remove a user pack (never a built-in one, nor the current "
              "one)", body="application/json",
              body_schema={"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
@@ -374,6 +388,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              errors=(503,)),
     Endpoint("POST", "/analyze", post_analyze, "The faces in one image: boxes, scores, probabilities (FER order) "
              "and expression", body="image/*", errors=(400, 413, 415, 503)),
+    Endpoint("GET", "/avatar/options", avatar.get_avatar_options, "Every avatar attribute with its values, whether "
+             "a colour #RRGGBB is allowed and its default; the user's avatar packs with their attributes", errors=()),
+    Endpoint("GET", "/avatar/random", avatar.get_avatar_random, "The attributes of random avatar number seed (the "
+             "same seed, the same avatar; without one, a new random seed)",
+             query=(("seed", "0 .. 2147483647", False),)),
+    Endpoint("GET", "/avatar/image", avatar.get_avatar_image, "One expression of the avatar whose attributes are "
+             "the other query parameters (missing ones take their default), as a PNG with transparency",
+             response="image/png", query=_AVATAR_QUERY + (("size", "96, 128, 192 (default), 256 or 512", False),)),
+    Endpoint("GET", "/avatar/sticker", avatar.get_avatar_sticker, "One expression of that avatar as a 512x512 "
+             "sticker to download, PNG or WebP (WebP under 100 KB)", response="image/*",
+             query=_AVATAR_QUERY + (("format", "png (default) or webp", False),)),
+    Endpoint("POST", "/avatar/pack", avatar.post_avatar_pack, "Save the avatar as a pack in the user packs folder "
+             "(drawn into a temporary folder, checked, renamed into place); a name that is taken is refused with "
+             "\"exists\": true unless \"overwrite\": true", body="application/json",
+             body_schema={"type": "object", "required": ["name"], "properties": {
+                 "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"},
+                 "attributes": {"type": "object", "additionalProperties": {"type": "string"}},
+                 "overwrite": {"type": "boolean"}}},
+             errors=(400, 409), status=201),
     Endpoint("GET", "/session", get_session, "This session's expressions over time (face-frames per expression per "
              "bin) and overall shares", errors=()),
     Endpoint("GET", "/openapi.json", get_openapi, "This document", errors=()),
@@ -393,8 +426,7 @@ def openapi_document() -> dict:
     for e in all_endpoints():
         op: dict = {"summary": e.summary, "operationId": e.handler.__name__,
                     "security": [{"bearer": []}, {"query": []}, {"cookie": []}],
-                    "responses": {"200" if e.path != "/packs/import" else "201":
-                                  {"description": "done", "content": {e.response: {}}},
+                    "responses": {str(e.status): {"description": "done", "content": {e.response: {}}},
                                   "401": {"description": "no token, or a wrong one"},
                                   "403": {"description": "a foreign Host or Origin"},
                                   **{str(code): _ERROR for code in e.errors}}}

@@ -24,13 +24,16 @@ MAX_IMAGE_SIDE = 16384
 
 
 class ApiError(Exception):
-    """An answer other than success: HTTP status, one message, and (for settings) the message of each field."""
+    """An answer other than success: HTTP status, one message, (for settings and avatars) the message of each field,
+    and ``extra`` members of the answer (e.g. ``"exists": true`` for a pack name that is taken)."""
 
-    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None,
+                 extra: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.fields = fields or {}
+        self.extra = extra or {}
 
 
 def _size_text(n: int) -> str:

@@ -20,6 +20,7 @@ from vcam_emoji.errors import EmojiCamError
 from vcam_emoji.types import FrameResult
 
 from .analyze import ImageAnalyzer
+from .avatar import AvatarDrawing
 from .catalog import PackCatalog
 from .live import FrameHub, SessionRecorder
 
@@ -108,6 +109,7 @@ class StudioState:
     find_cameras: Callable[[], list[Camera]] | None = None
     session: SessionRecorder = field(default_factory=SessionRecorder)
     analyzer: ImageAnalyzer | None = None
+    avatars: AvatarDrawing = field(default_factory=AvatarDrawing)
     started: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:

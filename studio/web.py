@@ -29,7 +29,8 @@ from .state import StudioState
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-PAGES = (("live", "Live"), ("packs", "Packs"), ("settings", "Settings"), ("session", "Session"), ("api", "API"))
+PAGES = (("live", "Live"), ("packs", "Packs"), ("avatar", "Avatar"), ("settings", "Settings"), ("session", "Session"),
+         ("api", "API"))
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
@@ -55,7 +56,7 @@ def _is_api(request: Request) -> bool:
 
 
 async def on_api_error(request: Request, exc: ApiError) -> Response:
-    body = {"error": exc.message, **({"fields": exc.fields} if exc.fields else {})}
+    body = {"error": exc.message, **({"fields": exc.fields} if exc.fields else {}), **exc.extra}
     return JSONResponse(body, status_code=exc.status)
 
 

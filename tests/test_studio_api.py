@@ -197,7 +197,7 @@ def test_responses_carry_the_security_headers(studio):
 
 def test_the_pages_load_nothing_from_the_internet(studio):
     loads = re.compile(r"""(?:src|href|action)\s*=\s*["']([^"']*)|url\(\s*["']?([^"')]*)|fetch\(\s*["'`]([^"'`]*)""")
-    for page in ("live", "packs", "settings", "session", "api"):
+    for page in ("live", "packs", "avatar", "settings", "session", "api"):
         html = studio.get(f"/{page}").text
         targets = [t for groups in loads.findall(html) for t in groups if t]
         assert targets and all(t.startswith("/") for t in targets), (page, targets)
@@ -602,6 +602,7 @@ def test_session_counts_the_expressions_shown(studio):
 
 # ---------------------------------------------------------------------------------------------------- pages, docs
 @pytest.mark.parametrize("page, words", [("live", "live.mjpeg"), ("packs", "Import a pack"),
+                                         ("avatar", "Save as pack"),
                                          ("settings", "Smoothing"), ("session", "This session"),
                                          ("api", "/api/v1/openapi.json")])
 def test_pages(studio, page, words):

@@ -2,7 +2,9 @@
 
 On a running engine with the demo clip: the live picture changes; a pack imported and picked on the Packs page
 shows in the next frames; a smoothing change made on the Settings page is in the config file; an invalid value is
-named next to its field and nothing is saved; a hand edit of the file shows on the page. Skipped, with the reason,
+named next to its field and nothing is saved; a hand edit of the file shows on the page; an avatar built on the
+Avatar page (a refused colour and name named next to their fields) is saved as a pack, replaced only after "Replace
+it", and shown on the Packs page. Skipped, with the reason,
 where chromium, its driver or selenium is missing.
 """
 
@@ -129,3 +131,82 @@ def test_smoothing_is_saved_to_the_file_and_an_invalid_value_is_refused(browser,
     studio.config_path.write_text(before.replace("switch_margin = 0.15", "switch_margin = 0.33"))
     margin = browser.find_element("id", "in-smoothing-switch_margin")
     wait_for(browser, lambda: margin.get_attribute("value") == "0.33", "the hand edit on the page")
+
+
+def preview_drawn(browser, *needles: str) -> bool:
+    """The seven pictures are drawn for attributes that include ``needles`` (e.g. "hair=bob")."""
+    return bool(browser.execute_script(
+        "const p = document.getElementById('preview'); const imgs = [...p.querySelectorAll('img')];"
+        "return !p.classList.contains('stale') && (p.dataset.drawn || '') && imgs.length === 7 &&"
+        " imgs.every(i => i.complete && i.naturalWidth === 192) && p.dataset.drawn") and all(
+        n in browser.execute_script("return document.getElementById('preview').dataset.drawn || ''") for n in needles))
+
+
+def test_an_avatar_built_on_the_page_is_saved_as_a_pack_and_shown_on_the_packs_page(browser, studio):
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(f"{studio.base}/avatar")
+    wait_for(browser, lambda: preview_drawn(browser, "hair=short_flat"), "the default avatar's seven pictures")
+    happy = browser.find_element("css selector", "figure[data-expression='happy'] img")
+    before = cv2.imdecode(np.frombuffer(happy.screenshot_as_png, np.uint8), cv2.IMREAD_COLOR)
+    # pick attributes: the pictures are drawn again for them
+    Select(browser.find_element("id", "av-hair")).select_by_value("bob")
+    Select(browser.find_element("id", "av-facial_hair")).select_by_value("beard_light")
+    Select(browser.find_element("id", "av-accessory")).select_by_value("round")
+    wait_for(browser, lambda: preview_drawn(browser, "hair=bob", "facial_hair=beard_light", "accessory=round"),
+             "the pictures of the new attributes")
+    after = cv2.imdecode(np.frombuffer(happy.screenshot_as_png, np.uint8), cv2.IMREAD_COLOR)
+    assert float(np.mean(np.abs(after.astype(int) - before.astype(int)))) > 2.0  # the happy face changed
+    # a colour that avatars do not have: named next to its field, and nothing is drawn for it
+    skin = browser.find_element("id", "av-skin")
+    skin.clear()
+    skin.send_keys("purplish")
+    error = browser.find_element("id", "err-skin")
+    wait_for(browser, lambda: "is not a value avatars have" in error.text, "the skin field's error")
+    assert "invalid" in skin.get_attribute("class")
+    assert browser.find_element("id", "sticker-link").get_attribute("aria-disabled") == "true"
+    skin.clear()
+    skin.send_keys("#8d5524")
+    wait_for(browser, lambda: preview_drawn(browser, "skin=%238d5524"), "the pictures with that skin colour")
+    assert error.text == "" and browser.find_element("id", "sticker-link").get_attribute("aria-disabled") == "false"
+    # a sticker to download: a 512x512 PNG of the chosen expression
+    Select(browser.find_element("id", "sticker-expression")).select_by_value("surprise")
+    href = browser.find_element("id", "sticker-link").get_attribute("href")
+    assert "expression=surprise" in href and "hair=bob" in href
+    got = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then(async r => done([r.status, r.headers.get('Content-Type'),"
+        " [...new Uint8Array(await r.arrayBuffer())].slice(16, 24)]));", href)
+    assert got[0] == 200 and got[1] == "image/png"
+    assert int.from_bytes(bytes(got[2][:4]), "big") == 512 == int.from_bytes(bytes(got[2][4:]), "big")
+    # Save as pack: a bad name is named next to the field; a good one is written into the user packs folder
+    name = browser.find_element("id", "pack-name")
+    name.send_keys("my avatar!")
+    browser.find_element("id", "save-pack").click()
+    wait_for(browser, lambda: "cannot be used" in browser.find_element("id", "err-name").text, "the name's error")
+    assert not (studio.packs_dir / "my avatar!").exists()
+    name.clear()
+    name.send_keys("mine")
+    browser.find_element("id", "save-pack").click()
+    message = browser.find_element("id", "save-message")
+    wait_for(browser, lambda: "Saved the pack “mine”" in message.text, "saved")
+    attributes = json.loads((studio.packs_dir / "mine" / "pack.json").read_text())["avatar"]["attributes"]
+    assert (attributes["hair"], attributes["skin"], attributes["accessory"]) == ("bob", "#8d5524", "round")
+    # the same name again: only after an explicit "Replace it"
+    Select(browser.find_element("id", "av-hair")).select_by_value("curly")
+    wait_for(browser, lambda: preview_drawn(browser, "hair=curly"), "the curly pictures")
+    browser.find_element("id", "save-pack").click()
+    confirm = browser.find_element("id", "overwrite")
+    wait_for(browser, lambda: confirm.is_displayed(), "the question whether to replace the pack")
+    assert "a pack called 'mine' exists already" in confirm.text
+    assert json.loads((studio.packs_dir / "mine" / "pack.json").read_text())["avatar"]["attributes"]["hair"] == "bob"
+    browser.find_element("id", "overwrite-yes").click()
+    wait_for(browser, lambda: "Replaced the pack “mine”" in message.text, "replaced")
+    assert json.loads((studio.packs_dir / "mine" / "pack.json").read_text())["avatar"]["attributes"]["hair"] == "curly"
+    # and there it is on the Packs page, with its seven pictures, as an avatar pack
+    browser.get(f"{studio.base}/packs")
+    row = wait_for(browser, lambda: browser.find_elements("css selector", "tr[data-pack='mine']"), "the pack's row")[0]
+    wait_for(browser, lambda: browser.execute_script(
+        "return [...arguments[0].querySelectorAll('img')].every(i => i.complete && i.naturalWidth > 0)", row) and
+        len(row.find_elements("css selector", "td.img img")) == 7, "its seven pictures")
+    assert "yours" in row.text and row.find_elements("css selector", "a[href='/avatar?pack=mine']")

@@ -16,6 +16,8 @@
                   loading: "lazy" }),
       el("span", { text: EMOJI_LABELS[label] || label })));
     const actions = el("td", { class: "pack-actions" },
+      pack.avatar && !pack.builtin ? el("a", { href: `/avatar?pack=${name}`, class: "button", text: "Edit avatar" })
+        : null,
       pack.current ? el("span", { class: "tag current", text: "in use" })
         : el("button", { type: "button", class: "primary", "data-use": pack.name, text: "Use",
                          onclick: () => use(pack.name) }),

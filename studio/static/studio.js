@@ -3,7 +3,12 @@
 
 const Studio = (() => {
   class ApiError extends Error {
-    constructor(message, status, fields) { super(message); this.status = status; this.fields = fields || {}; }
+    constructor(message, status, fields, data) {
+      super(message);
+      this.status = status;
+      this.fields = fields || {};
+      this.data = data || {};  // the whole answer (e.g. "exists": true)
+    }
   }
 
   async function api(path, { method = "GET", json, body, headers = {} } = {}) {
@@ -19,7 +24,7 @@ const Studio = (() => {
     const data = kind.includes("application/json") ? await response.json() : null;
     if (!response.ok) {
       const message = (data && data.error) || `${response.status} ${response.statusText}`;
-      throw new ApiError(message, response.status, data && data.fields);
+      throw new ApiError(message, response.status, data && data.fields, data);
     }
     return data;
   }
