@@ -156,6 +156,30 @@ def test_gaps_in_a_live_session_do_not_count_as_seen():
     assert face.visible_s == pytest.approx(2.0 + 1 / FPS)
 
 
+def test_a_live_session_starts_where_its_first_frame_came():
+    # a live session's times count from when the app started: its first frame may come at 0.45 s
+    records = [{**record(i, [(1, onehot(Expression.HAPPY))]), "t": 0.45 + i / FPS} for i in range(20)]
+    result = analysed(log_of(records), every_ms=200)
+    a = result.audience
+    assert a.t_s[0] == pytest.approx(0.4) and a.t_s[-1] == pytest.approx(2.2)  # the windows of 0.45 s and 2.35 s
+    assert a.faces.min() == 1  # no window before the first frame, so none "without a face"
+    (face,) = result.persons
+    np.testing.assert_allclose(face.series.t_s, a.t_s)
+
+
+def test_repeated_probs_between_classifications_count_for_the_time_they_held():
+    # classifier.rate_hz 15 at 30 fps: every other frame repeats the last output; a frame's time is what counts
+    fps, happy, sad = 30.0, onehot(Expression.HAPPY), onehot(Expression.SAD)
+    classified = [happy] * 10 + [sad] * 5  # 15 classifications over 1 s
+    records = [record(i, [(1, classified[i // 2])], fps=fps) for i in range(30)]
+    (face,) = analysed(log_of(records), every_ms=1000, nominal_period_s=1 / fps).persons
+    assert face.mean_probs[Expression.HAPPY] == pytest.approx(2 / 3, abs=1e-4) and face.shares.sum() == pytest.approx(1.0)
+    every_frame = [record(i, [(1, classified[i // 2])], fps=fps) for i in range(0, 30, 2)]  # 15 fps, no repeats
+    (same,) = analysed(log_of(every_frame), every_ms=1000, nominal_period_s=2 / fps).persons
+    np.testing.assert_allclose(face.series.probs, same.series.probs, atol=1e-4)  # times in timelines: 4 decimals
+    np.testing.assert_allclose(face.shares, same.shares, atol=1e-4)
+
+
 def test_short_tracks_are_left_out_and_counted():
     records = [record(i, [(1, onehot(Expression.HAPPY))] + ([(7, onehot(Expression.SAD))] if i < 3 else []))
                for i in range(20)]

@@ -4,6 +4,10 @@ fixture photo (always), and on the shared clips and photos (skipped where ../sha
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -16,6 +20,7 @@ from vcam_emoji.analytics import SCHEMA_FILE, read_report
 from vcam_emoji.analytics import runner as runner_module
 from vcam_emoji.cli import main
 from vcam_emoji.config import ensure_config_file
+from vcam_emoji.fileio import Terminated, pending_temp_files
 from vcam_emoji.types import EXPRESSION_LABELS
 
 CLIPS = {"intel_head-pose-face-detection-male.mp4": 1, "intel_head-pose-face-detection-female-and-male.mp4": 2}
@@ -143,6 +148,26 @@ def test_ctrl_c_keeps_finished_files_and_resume_skips_them(env, capsys, monkeypa
     assert without_timings(resumed) == without_timings(report_data(tmp / "fresh"))
 
 
+def test_sigterm_keeps_finished_files_and_exits_143(env, capsys, monkeypatch):
+    tmp, config = env
+    clip_a, clip_b = fixture_clip(tmp / "a.avi", frames=10), fixture_clip(tmp / "b.avi", frames=10)
+    real = runner_module.analyse_file
+    calls = []
+
+    def terminated_on_second(path, *a, **kw):
+        calls.append(path)
+        if len(calls) == 2:
+            raise Terminated(signal.SIGTERM)  # what fileio.raise_on_termination raises in the main thread
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(runner_module, "analyse_file", terminated_on_second)
+    assert analyze(config, clip_a, clip_b, "--out", tmp / "out") == 143
+    err = capsys.readouterr().err
+    assert "stopped by SIGTERM: 1 of 2 file(s) done" in err and "--resume" in err and "Traceback" not in err
+    assert len(list((tmp / "out" / "files").iterdir())) == 1 and not (tmp / "out" / "report.json").exists()
+    assert pending_temp_files() == []
+
+
 def test_resume_analyses_again_when_the_settings_changed(env, monkeypatch):
     tmp, config = env
     clip = fixture_clip(tmp / "a.avi", frames=10)
@@ -163,6 +188,41 @@ def test_report_from_a_timeline_file_says_what_is_wrong(env, capsys):
     assert main(["report", str(tmp / "t.jsonl"), "--out", str(tmp / "out")]) == 1
     err = capsys.readouterr().err
     assert "no frame record" in err and "Traceback" not in err and not (tmp / "out").exists()
+
+
+def test_report_on_live_sessions_of_the_demo(env, validator, capsys):
+    """`run --timeline` twice into one file (it appends): classified at classifier.rate_hz (15 Hz at 30 fps, so a
+    face's probs repeat between classifications), then `report` gives one recording per session."""
+    tmp, config = env
+    environ = {**os.environ, "XDG_CONFIG_HOME": str(tmp / "xdg-config"), "XDG_DATA_HOME": str(tmp / "xdg-data")}
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-m", "vcam_emoji", "run", "--config", config, "--source", "demo",
+                               "--sink", "none", "--seconds", "2", "--stats-every", "0", "--timeline", "t.jsonl"],
+                              env=environ, cwd=tmp, capture_output=True, text=True, timeout=180)
+        assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in (tmp / "t.jsonl").read_text().splitlines()]
+    starts = [i for i, r in enumerate(lines) if r["frame"] == 0]
+    assert len(starts) == 2
+    faces = [f for r in lines for f in r["faces"]]
+    assert faces and any(a["probs"] == b["probs"] for a, b in zip(faces, faces[1:]))  # held between classifications
+    assert main(["report", str(tmp / "t.jsonl"), "--out", str(tmp / "out")]) == 0
+    assert "2 of 2 file(s) analysed" in capsys.readouterr().out
+    data = report_data(tmp / "out")
+    validator.validate(data)
+    check_shares(data)
+    assert data["settings"]["source"] == "timeline"
+    for f, (begin, end) in zip(data["files"], [(starts[0], starts[1]), (starts[1], len(lines))]):
+        session = lines[begin:end]
+        assert f["kind"] == "timeline" and f["frames"] == len(session) and f"from line {begin + 1}" in f["name"]
+        # the demo shows one face all along: seen for the session's length, from its first frame on
+        (person,) = f["persons"]
+        span = session[-1]["t"] - session[0]["t"]
+        assert person["visible_s"] == pytest.approx(span, abs=0.2) and f["duration_s"] == pytest.approx(span, abs=0.2)
+        assert f["audience"]["t_s"][0] == pytest.approx(0.2 * int(session[0]["t"] / 0.2 + 1e-6), abs=1e-3)
+        assert set(f["audience"]["faces"]) == {1}  # no window before the first frame
+        assert person["samples"]["t_s"] == f["audience"]["t_s"]
+    rows = (tmp / "out" / "timeline.csv").read_text().splitlines()
+    assert len(rows) == 1 + sum(len(p["samples"]["t_s"]) for f in data["files"] for p in f["persons"])
 
 
 # ------------------------------------------------------------------------------------------------ ../shared

@@ -434,6 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # OpenCV's own warnings (e.g. every camera index it cannot open) would bury our messages; ours say what to do.
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")  # FFmpeg's own lines ("moov atom not found"): fatal only
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
         format="vcam-emoji: %(levelname)s: %(message)s" if args.verbose else "vcam-emoji: %(message)s",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -20,7 +21,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AnalyzeOutcome:
-    """What a run did. ``report`` is None when it was interrupted (the finished files are kept in OUT/files)."""
+    """What a run did. ``report`` is None when it was interrupted (the finished files are kept in OUT/files);
+    ``signum`` then says by what: SIGINT (Ctrl-C), or SIGTERM/SIGHUP (``fileio.Terminated``)."""
 
     out_dir: Path
     report: Report | None
@@ -30,6 +32,7 @@ class AnalyzeOutcome:
     interrupted: bool
     notes: tuple[str, ...]
     written: tuple[Path, ...] = ()
+    signum: int | None = None
 
     @property
     def failed(self) -> tuple[FileResult, ...]:
@@ -45,7 +48,8 @@ def analyze(inputs: Sequence[str | Path], out_dir: str | Path, settings: Analysi
     ``jobs`` > 1: a local process pool; ``scheduler``: a Dask scheduler address (or ``distributed.Client``).
     ``resume``: reuse the results an interrupted run left in ``out_dir``. ``on_start(total, reused)`` is called
     once the inputs are known; ``on_file(result, reused)`` as each file is done; ``on_progress(path, frames_done,
-    frames_total)`` during a file. Ctrl-C (KeyboardInterrupt) returns an outcome with ``interrupted`` set.
+    frames_total)`` during a file. Ctrl-C (KeyboardInterrupt), SIGTERM or SIGHUP (``fileio.Terminated``, where
+    ``fileio.raise_on_termination`` is on) returns an outcome with ``interrupted`` and ``signum`` set.
     Raises EmojiCamError for a bad output folder, bad settings or missing models; a bad input file is only a
     failed entry in the report.
     """
@@ -78,8 +82,9 @@ def analyze(inputs: Sequence[str | Path], out_dir: str | Path, settings: Analysi
     todo = [p for p in paths if p not in results]
     try:
         run_any(todo, settings, jobs=jobs, scheduler=scheduler, on_done=done, on_progress=on_progress)
-    except KeyboardInterrupt:
-        return AnalyzeOutcome(out, None, tuple(paths), len(results), reused, True, tuple(notes))
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (fileio.Terminated): keep what is finished
+        signum = getattr(exc, "signum", signal.SIGINT)
+        return AnalyzeOutcome(out, None, tuple(paths), len(results), reused, True, tuple(notes), signum=int(signum))
     report = aggregate([results[p] for p in paths], settings_json, generator_info())
     written = write_report(report, out, replace=force or resume, inputs=paths)
     return AnalyzeOutcome(out, report, tuple(paths), len(results), reused, False, tuple(notes), tuple(written))

@@ -1,17 +1,18 @@
 """``vcam-emoji analyze`` and ``vcam-emoji report``: the command-line face of :mod:`vcam_emoji.analytics`.
 
 Registered by ``cli.py`` with :func:`add_parsers`; like the rest of the CLI, errors are EmojiCamError (one message,
-exit 1), bad usage exits 2, Ctrl-C 130. ``analyze`` exits 1 when any input failed (the report lists it).
+exit 1), bad usage exits 2, Ctrl-C 130, SIGTERM 143 (SIGHUP 129). ``analyze`` exits 1 when any input failed (the report lists it).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 from pathlib import Path
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 def _number(low: float, high: float, kind=float):
@@ -81,10 +82,10 @@ class _Board:
 
         self._tqdm = tqdm
         self._disable = True if quiet else None
+        self._quiet = quiet
         self._lock = threading.Lock()
         self.files = tqdm(desc="files", unit="file", disable=self._disable, file=sys.stderr, position=0)
         self._bars: dict[str, object] = {}
-        self.failed: list[tuple[str, str]] = []
 
     def start(self, total: int, reused: int) -> None:
         self.files.total = total
@@ -112,8 +113,7 @@ class _Board:
         self.progress(result.path, None, None)
         with self._lock:
             self.files.update(1)
-            if not result.ok:
-                self.failed.append((result.path, result.error or "failed"))
+            if not result.ok and not self._quiet:  # with -q only the list at the end says it
                 self._tqdm.write(f"vcam-emoji: failed: {result.error}", file=sys.stderr)
 
     def close(self) -> None:
@@ -167,10 +167,12 @@ def run_analyze(args: argparse.Namespace) -> int:
     for note in outcome.notes:
         print(f"vcam-emoji: note: {note}", file=sys.stderr)
     if outcome.interrupted:
-        print(f"vcam-emoji: interrupted: {outcome.done} of {len(outcome.inputs)} file(s) done and kept in "
+        signum = outcome.signum or signal.SIGINT
+        how = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+        print(f"vcam-emoji: {how}: {outcome.done} of {len(outcome.inputs)} file(s) done and kept in "
               f"{outcome.out_dir / 'files'}; run the same command with --resume to analyse the rest",
               file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return 128 + signum  # 130 for Ctrl-C, 143 for SIGTERM, as for the other commands
     if outcome.reused and not args.quiet:
         print(f"reused {outcome.reused} file(s) analysed earlier in {outcome.out_dir} (--resume)")
     _print_written(outcome, args.quiet)

@@ -198,7 +198,8 @@ class Person:
 
 @dataclass(frozen=True)
 class Audience:
-    """Everyone in one recording, sample by sample over the whole duration (also where no face was seen).
+    """Everyone in one recording, sample by sample over the whole duration (also where no face was seen), from the
+    sample of the first frame (0 for a video) to that of the last.
 
     ``faces[i]``: faces seen in sample ``i``; ``mean_probs[i]``: their mean probabilities (all 0 where ``faces`` is
     0); ``dominant_shares[i, k]``: the fraction of those faces for which expression ``k`` was the most probable

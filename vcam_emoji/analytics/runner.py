@@ -237,6 +237,7 @@ def _pool_init(stop_event: Any, progress_queue: Any) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it sets stop_event
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")  # a corrupt file is a FileResult saying so, not FFmpeg noise
     _pool_state.update(stop=stop_event, queue=progress_queue)
 
 

@@ -14,6 +14,11 @@ How the figures are made:
 - Samples: the time axis is cut into windows of ``every_ms``; a face's sample is the mean of its per-frame
   classifier probabilities over the frames of that window in which it was seen.
 - Valence: P(happy) - P(angry + disgust + fear + sad), from -1 to +1; surprise and neutral count as 0.
+- A live timeline classifies each face at ``classifier.rate_hz`` (15 Hz): between two classifications a face's
+  ``probs`` repeat the last output. As every frame counts for its duration, each classification then counts for
+  the time it held, so the figures mean the same at any rate (and a video, classified on every frame, agrees).
+- The audience's samples run from the one holding the first frame to the one holding the last: from 0 for a video,
+  from where its first frame came for a live session (its times count from when the app started).
 - Moments: for each expression, the samples with the highest probability, at least ``MOMENT_GAP_S`` apart.
 - A file's summary weighs its faces by the time they were visible; the report's summary averages the files.
 """
@@ -146,20 +151,22 @@ def _person(track_id: int, t: np.ndarray, dt: np.ndarray, probs: np.ndarray, smo
                   mean_valence=float(valence(mean_probs)), moments=moments, series=series)
 
 
-def _audience(persons: Sequence[Person], last_frame_t: float, every_s: float) -> Audience:
-    """Samples from the start to the one holding the last frame (so "nobody seen" means no face, not no frame)."""
-    count = int(_bin_index(np.array([last_frame_t]), every_s)[0]) + 1
+def _audience(persons: Sequence[Person], first_frame_t: float, last_frame_t: float, every_s: float) -> Audience:
+    """Samples from the one holding the first frame to the one holding the last (so "nobody seen" means no face,
+    not no frame): a video starts at 0, a live session where its first frame came."""
+    first, last = (int(i) for i in _bin_index(np.array([first_frame_t, last_frame_t]), every_s))
+    count = last - first + 1
     faces = np.zeros(count, np.int64)
     sums = np.zeros((count, NUM_EXPRESSIONS))
     dominant = np.zeros((count, NUM_EXPRESSIONS))
     for person in persons:
-        idx = np.round(person.series.t_s / every_s).astype(np.int64)
+        idx = np.round(person.series.t_s / every_s).astype(np.int64) - first
         faces[idx] += 1
         sums[idx] += person.series.probs
         dominant[idx, person.series.dominant] += 1
     seen = np.maximum(faces, 1)[:, None]
     mean_probs, shares = sums / seen, dominant / seen
-    t_s = np.arange(count) * every_s
+    t_s = (first + np.arange(count)) * every_s
     visible = faces > 0
     gap = max(MOMENT_GAP_S, every_s)
     moments = {}
@@ -203,7 +210,7 @@ def analyse_log(log: FrameLog, *, path: str, name: str, kind: str, every_ms: flo
                 dropped += 1
                 continue
             persons.append(_person(int(track_id), t[frames], dt[frames], probs[rows], smoothed[rows], every_s))
-    audience = _audience(persons, float(t[-1]) if len(t) else 0.0, every_s)
+    audience = _audience(persons, float(t[0]) if len(t) else 0.0, float(t[-1]) if len(t) else 0.0, every_s)
     return FileResult(path=path, name=name, status="ok", kind=kind, frames=len(t), fps=fps, duration_s=duration_s,
                       size_wh=size_wh, dropped_tracks=dropped, analysis_s=analysis_s,
                       summary=summarise_persons(persons), persons=tuple(persons), audience=audience)
