@@ -43,9 +43,11 @@ def main() -> None:
         sys.exit(f"bench_analyze: {args.clip} is missing (../shared/media beside the repository, or --clip PATH)")
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     print(describe())
-    print(f"clip: {args.clip.name}; default settings (detector auto = centerface, classifier default, "
-          "runtime.threads 1 per model, samples every 200 ms)")
     settings = AnalysisSettings(config=Config())
+    used = settings.to_json()  # the model names "auto"/"default" stand for on this install
+    print(f"clip: {args.clip.name}; default settings: detector {used['detector']}, classifier {used['classifier']}, "
+          f"runtime.threads {used['threads']} per model ({used['execution_provider']}), samples every "
+          f"{used['every_ms']:g} ms")
     print(f"{'files':>5} {'jobs':>4} {'video s':>8} {'wall s':>7} {'video s / wall s':>17} {'per-file work s':>16} "
           f"{'start-up + report s':>20}")
     with tempfile.TemporaryDirectory(prefix="bench-analyze-") as tmp:
