@@ -6,12 +6,13 @@ any other front end (the Studio's Session page, a notebook)::
     from vcam_emoji.analytics import (AnalysisSettings, analyse_file, build_report, analyze, read_report,
                                       report_from_timelines, timeline_results, write_report, FrameLog, analyse_log)
 
-    settings = AnalysisSettings(config=load_config(path), every_ms=200)   # models/smoothing as render uses them
+    settings = AnalysisSettings(config=load_config(path), every_ms=200)   # config.load_config; models/smoothing
     result = analyse_file("talk.mp4", settings, progress=lambda done, total: ...)   # one file -> FileResult
     report = build_report([result, ...], settings)                       # aggregate -> Report
-    write_report(report, "out/")                 # report.json, timeline.csv, shares/timeline/valence.png, report.html
+    write_report(report, "out/")   # an existing folder: report.json, timeline.csv, the PNG plots, report.html
     outcome = analyze(["videos/"], "out/", settings, jobs=2)             # all of it, with --resume/--force rules
-    report = read_report("out/report.json")                              # read a report back -> Report
+    # -> AnalyzeOutcome: .report (None if .interrupted, then .signum), .failed, .written, .reused, .notes
+    report = read_report("out/report.json")          # read a report back (checked against the schema) -> Report
     results = timeline_results("meeting.jsonl")  # a live session's timeline (run --timeline) -> FileResult per session
     outcome = report_from_timelines(["meeting.jsonl"], "out/")
 
@@ -24,7 +25,8 @@ order, failed ones with ``error``) and a :class:`Summary` across files. A file h
 (:class:`Person`: ``track_id`` as in ``render --timeline``, ``shares``, ``mean_probs``, ``mean_valence``,
 ``moments``, ``series`` sampled every ``every_ms``) and an :class:`Audience` (everyone, sample by sample).
 ``report.json`` is that structure, versioned (``schema_version``) and described by ``report.schema.json`` beside
-this file (:data:`SCHEMA_FILE`). How each figure is computed is in ``summarise.py``.
+this file (:data:`SCHEMA_FILE`, version :data:`SCHEMA_VERSION`). How each figure is computed is in ``summarise.py``.
+Errors are EmojiCamError (InputError, OutputError) with one message; a bad input file is a failed FileResult.
 """
 
 from __future__ import annotations
