@@ -4,13 +4,17 @@
 
 Starts `vcam-emoji studio` on the given source in a temporary home (its own settings and packs), opens each page,
 waits until it shows what it is for, and saves the picture. On the Avatar page an avatar is built and saved as the
-pack "me" first, so the Packs page shows it too; then a colour and a name that are refused. The Settings page is taken twice: as it opens, and with
+pack "me" first, so the Packs page shows it too; then a colour and a name that are refused. The Session page is
+taken with a report of the clip by `vcam-emoji analyze` in the Studio's reports folder and one of the live session
+made on the page. The Settings page is taken twice: as it opens, and with
 an invalid value refused next to its field.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -102,8 +106,18 @@ def main() -> int:
             shot("", "document.getElementById('err-smoothing.time_constant_ms').textContent.length > 0",
                  "studio-settings-invalid.png", settle=0.5)
             shot("api", "document.querySelectorAll('table.api tbody tr').length > 5", "studio-api.png")
+            # a report made by `vcam-emoji analyze` in the Studio's reports folder, listed on the Session page
+            reports = Path(home) / "data" / "vcam-emoji" / "reports"
+            subprocess.run([sys.executable, "-m", "vcam_emoji", "analyze", args.source, "--out",
+                            str(reports / "demo-clip-analysis"), "-q"], check=True, cwd=REPO, timeout=600,
+                           env={**os.environ, "PYTHONPATH": str(REPO)})
             time.sleep(max(0.0, args.seconds_before_session - (time.monotonic() - started)))
-            shot("session", "document.getElementById('legend').children.length === 7", "studio-session.png", 2.5)
+            web.set_window_size(1440, 1300)  # the chart and the reports below it
+            shot("session", "document.getElementById('legend').children.length === 7 && "
+                            "!document.getElementById('make-report').disabled", "", 0)
+            web.find_element("id", "make-report").click()
+            shot("", "document.querySelectorAll('#report-rows tr[data-report]').length === 2", "studio-session.png",
+                 2.5)
         finally:
             web.quit()
             studio.stop()

@@ -12,6 +12,8 @@ Modules:
     catalog    the packs, their thumbnails, zip import and removal of user packs
     analyze    POST /api/v1/analyze: faces, boxes, probabilities and expression of one uploaded image
     avatar     the Avatar page's routes: the avatar library's attributes, pictures, stickers and Save as pack
+    reports    the Session page's reports (vcam-emoji analyze/report's, in the folders it owns or was told about)
+               and a report of the live session, through the analytics library
     api        the JSON API under /api/v1/ and its OpenAPI document
     web        the Starlette app: pages (Jinja2 templates) and static files
     server     port choice, uvicorn on a worker thread, the address with its token

@@ -34,7 +34,7 @@ from vcam_emoji.errors import EmojiCamError
 from vcam_emoji.packs import user_packs_dir
 from vcam_emoji.types import EXPRESSION_LABELS, Expression
 
-from . import avatar
+from . import avatar, reports
 from .catalog import THUMB_SIZES, import_pack_zip, remove_user_pack
 from .limits import MAX_IMAGE_BYTES, MAX_ZIP_BYTES, ApiError, read_body, read_json
 from .live import TooManyViewers
@@ -409,6 +409,26 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              errors=(400, 409), status=201),
     Endpoint("GET", "/session", get_session, "This session's expressions over time (face-frames per expression per "
              "bin) and overall shares", errors=()),
+    Endpoint("GET", "/reports", reports.get_reports, "The reports of vcam-emoji analyze / report found in the "
+             "Studio's reports folder and the folders added, each with its summary (files, faces, length, shares of "
+             "the expressions, valence); what cannot be read, and why; whether a report of the live session can be "
+             "made", errors=()),
+    Endpoint("POST", "/reports/session", reports.post_session_report, "Make a report of the live session so far "
+             "(the analytics library: report.json, timeline.csv, plots, report.html) in a new folder of the "
+             "Studio's reports folder", body="application/json", errors=(409, 500, 503), status=201),
+    Endpoint("POST", "/reports/folders", reports.post_report_folder, "Add a folder to look in: a report folder, or "
+             "a folder of report folders (the Studio reads only their report files)", body="application/json",
+             body_schema={"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}},
+             errors=(400, 409), status=201),
+    Endpoint("POST", "/reports/folders/remove", reports.post_report_folder_remove, "Stop looking in a folder that "
+             "was added (nothing is deleted)", body="application/json",
+             body_schema={"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}},
+             errors=(400, 404)),
+    Endpoint("GET", "/reports/file", reports.get_report_file, "One file of a report: report.html (served in a "
+             "sandbox), report.json, timeline.csv or a plot", response="text/html",
+             query=(("id", "the report's id from GET /reports", True),
+                    ("name", ", ".join(reports.REPORT_NAMES) + " (default report.html)", False)),
+             errors=(400, 404, 413)),
     Endpoint("GET", "/openapi.json", get_openapi, "This document", errors=()),
 )
 

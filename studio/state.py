@@ -23,6 +23,7 @@ from .analyze import ImageAnalyzer
 from .avatar import AvatarDrawing
 from .catalog import PackCatalog
 from .live import FrameHub, SessionRecorder
+from .reports import ReportShelf, SessionLog
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,8 @@ class StudioState:
     session: SessionRecorder = field(default_factory=SessionRecorder)
     analyzer: ImageAnalyzer | None = None
     avatars: AvatarDrawing = field(default_factory=AvatarDrawing)
+    session_log: SessionLog = field(default_factory=SessionLog)  # the live session, for its report
+    reports: ReportShelf = field(default_factory=ReportShelf)
     started: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
@@ -123,16 +126,19 @@ class StudioState:
         self._cameras_at: float | None = None
         self._camera_lock = threading.Lock()
         self._remove_recorder: Callable[[], None] | None = None
+        self._remove_log: Callable[[], None] = lambda: None
 
     def attach(self) -> None:
         """Start recording the session (called when the server starts)."""
         if self._remove_recorder is None:
             self._remove_recorder = self.engine.add_frame_listener(self.session)
+            self._remove_log = self.engine.add_frame_listener(self.session_log)
 
     def detach(self) -> None:
         """Stop listening to the engine and end every live stream (the server is stopping)."""
         if self._remove_recorder is not None:
             self._remove_recorder()
+            self._remove_log()
             self._remove_recorder = None
         self.hub.close()
 

@@ -210,3 +210,58 @@ def test_an_avatar_built_on_the_page_is_saved_as_a_pack_and_shown_on_the_packs_p
         "return [...arguments[0].querySelectorAll('img')].every(i => i.complete && i.naturalWidth > 0)", row) and
         len(row.find_elements("css selector", "td.img img")) == 7, "its seven pictures")
     assert "yours" in row.text and row.find_elements("css selector", "a[href='/avatar?pack=mine']")
+
+
+def test_the_session_page_makes_a_report_of_the_live_session_and_lists_the_reports_of_vcam_emoji_report(
+        browser, studio, tmp_path):
+    import subprocess
+    import sys
+
+    from studio_fakes import face_result
+    from studio_process import REPO
+    from vcam_emoji.timeline import TimelineWriter
+    from vcam_emoji.types import Expression
+
+    pytest.importorskip("matplotlib", reason="the report's plots need matplotlib (the analytics extra)")
+    browser.get(f"{studio.base}/session")
+    wait_for(browser, lambda: len(browser.find_elements("css selector", "#legend li")) == 7, "the chart's legend")
+    button = browser.find_element("id", "make-report")
+    wait_for(browser, button.is_enabled, "the Make a report button")
+    button.click()
+    message = browser.find_element("id", "reports-message")
+    wait_for(browser, lambda: "Made a report of this session" in message.text, "the report of the live session")
+    (row,) = wait_for(browser, lambda: browser.find_elements("css selector", "#report-rows tr[data-report]"), "its row")
+    assert "Live session" in row.text and "mostly" in row.text
+    (made,) = (studio.home / "data" / "vcam-emoji" / "reports").glob("session-*/report.json")
+    assert json.loads(made.read_text())["summary"]["persons"] >= 1  # the demo clip's faces
+    # its report.html opens in a new tab, from the Studio, in a sandbox
+    row.find_element("link text", "Open report").click()
+    wait_for(browser, lambda: len(browser.window_handles) == 2, "the report's tab")
+    studio_tab = browser.current_window_handle
+    browser.switch_to.window(next(h for h in browser.window_handles if h != studio_tab))
+    wait_for(browser, lambda: browser.find_elements("css selector", "img"), "the report page's plots")
+    assert "report" in browser.title.lower() and "Live session" in browser.find_element("tag name", "body").text
+    assert all(img.size["width"] > 100 for img in browser.find_elements("css selector", "img"))  # drawn: data: URIs
+    browser.close()
+    browser.switch_to.window(studio_tab)
+    # a report made with `vcam-emoji report` elsewhere: listed once its folder is added on the page
+    timeline = tmp_path / "meeting.jsonl"
+    with open(timeline, "w", encoding="utf-8") as stream:
+        writer = TimelineWriter(stream)
+        for i in range(60):
+            result = face_result(1, Expression.HAPPY, index=i)
+            writer.write(type(result)(i, i / 30, result.faces))
+    out = tmp_path / "reports" / "meeting"
+    subprocess.run([sys.executable, "-m", "vcam_emoji", "report", str(timeline), "--out", str(out), "-q"],
+                   check=True, cwd=REPO, capture_output=True, timeout=300)
+    path = browser.find_element("id", "folder-path")
+    path.send_keys(str(tmp_path / "nowhere"))
+    browser.find_element("id", "add-folder").click()
+    wait_for(browser, lambda: "does not exist" in browser.find_element("id", "err-path").text, "the field's error")
+    path.clear()
+    path.send_keys(str(tmp_path / "reports"))
+    browser.find_element("id", "add-folder").click()
+    wait_for(browser, lambda: len(browser.find_elements("css selector", "#report-rows tr[data-report]")) == 2,
+             "the added folder's report")
+    assert "meeting.jsonl" in browser.find_element("id", "report-rows").text
+    assert browser.find_elements("css selector", f"#report-folders li[data-folder='{tmp_path / 'reports'}']")
