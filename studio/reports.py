@@ -322,7 +322,7 @@ class ReportShelf:
     def make_session_report(self, session: SessionLog, config, size_wh: tuple[int, int],
                             now: Callable[[], datetime] = datetime.now) -> ReportEntry:
         from vcam_emoji.analytics import analyse_log, build_report, write_report
-        from vcam_emoji.analytics.summarise import nominal_period
+        from vcam_emoji.analytics.summarise import live_period
 
         problem = analytics_problem()
         if problem:
@@ -330,11 +330,7 @@ class ReportShelf:
         frames = session.snapshot()
         if len(frames) < 2:
             raise ApiError(409, "the live session has no frames yet; wait until the Live picture runs")
-        # A live loop's frame times vary with the load: the mean step is its frame period (the median of uneven
-        # steps is the short one, and the analysis would then count each longer step as a gap). A real stall
-        # (a pause, the camera gone) is still cut at twice that.
-        span = frames.t[-1] - frames.t[0]
-        period = span / (len(frames) - 1) if span > 0 else nominal_period(frames.t)
+        period = live_period(frames.t)  # the same frame period as vcam-emoji report gives a live timeline
         started = datetime.fromtimestamp(session.started_wall)
         made = now()
         name = f"Live session {started:%Y-%m-%d %H:%M}–{made:%H:%M}"

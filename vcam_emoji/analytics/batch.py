@@ -13,7 +13,7 @@ from . import plots
 from .model import FileResult, Report
 from .outputs import ResultStore, normalised, prepare_out_dir, write_report
 from .runner import AnalysisSettings, OnProgress, collect_inputs, generator_info, run_any
-from .summarise import aggregate, analyse_log, nominal_period
+from .summarise import aggregate, analyse_log, live_period
 from .timeline_input import read_timeline
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def timeline_results(timeline: str | Path, every_ms: float = 200.0, min_visible_
     many = len(parsed.sessions) > 1
     for session in parsed.sessions:
         name = parsed.path.name + (f" (session {session.index}, from line {session.first_line})" if many else "")
-        period = nominal_period(session.log.t)
+        period = live_period(session.log.t)
         result = analyse_log(session.log, path=str(parsed.path), name=name, kind="timeline", every_ms=every_ms,
                              nominal_period_s=period, min_visible_s=min_visible_s,
                              fps=1.0 / period if period > 0 else None)

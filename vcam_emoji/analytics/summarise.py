@@ -103,6 +103,15 @@ def nominal_period(t: Sequence[float]) -> float:
     return float(np.median(steps)) if len(steps) else 0.0
 
 
+def live_period(t: Sequence[float], stall_s: float = 1.0) -> float:
+    """The frame period of a live session's timeline: the mean of its positive steps, leaving out stalls longer than
+    ``stall_s`` (a pause, the camera gone). A live loop's steps vary with the load, so their median is the short one
+    and every longer step would then be cut as a gap; the mean counts the session's real length."""
+    steps = np.diff(np.asarray(t, np.float64))
+    steps = steps[(steps > 0) & (steps <= stall_s)]
+    return float(np.mean(steps)) if len(steps) else nominal_period(t)
+
+
 def _bin_index(t: np.ndarray, every_s: float) -> np.ndarray:
     return np.floor(np.asarray(t, np.float64) / every_s + 1e-6).astype(np.int64)
 
