@@ -98,7 +98,7 @@ def test_command_fine_tunes_from_an_export_keeping_its_architecture_and_normalis
 @pytest.mark.parametrize("model, message", [
     ("mini_xception_fer2013", "is not an EmoCNN exported by vcam-emoji train"),
     ("emocnn_d2233_fer2013", "is int8-quantized; fine-tune from its float32 export"),
-    ("blazeface_short", "a expression_classification model is needed here"),
+    ("blazeface_short", "this is a face_detection model, but an expression_classification model is needed here"),
 ])
 def test_init_rejects_models_it_cannot_fine_tune(model: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
