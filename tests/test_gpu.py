@@ -12,6 +12,7 @@ import argparse
 import ctypes
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -219,15 +220,18 @@ def step_args(runtime, dry_run=False):
 def test_switch_to_cpu_uninstalls_first_then_installs_the_same_version():
     steps = setup_runtime.plan("cpu", installed={"onnxruntime-gpu": "1.31.1"}, system="Linux", environment=LINUX,
                                requires=our_requires())
-    assert steps == [["uninstall", "-y", "onnxruntime-gpu"], ["install", "onnxruntime==1.31.1"]]
+    assert steps == [["download", "--dest", "WHEELS", "onnxruntime==1.31.1"], ["uninstall", "-y", "onnxruntime-gpu"],
+                     ["install", "--no-index", "--find-links", "WHEELS", "onnxruntime==1.31.1"]]
 
 
 def test_switch_to_cuda_installs_the_cuda_extra_and_removes_every_runtime_even_the_target():
     installed = {"onnxruntime": "1.31.1", "onnxruntime-gpu": "1.31.1"}  # a mix left by an earlier pip install
     steps = setup_runtime.plan("cuda", installed=installed, system="Linux", environment=LINUX,
                                requires=our_requires())
-    assert steps[0] == ["uninstall", "-y", "onnxruntime", "onnxruntime-gpu"]
-    assert steps[1][0] == "install" and steps[1][1:] == [p.replace(" ", "") for p in cuda_pins()]
+    pins = [p.replace(" ", "") for p in cuda_pins()]
+    assert steps[0] == ["download", "--dest", "WHEELS", *pins]
+    assert steps[1] == ["uninstall", "-y", "onnxruntime", "onnxruntime-gpu"]
+    assert steps[2] == ["install", "--no-index", "--find-links", "WHEELS", *pins]
 
 
 @pytest.mark.parametrize("runtime, system, environment, message", [
@@ -242,7 +246,8 @@ def test_a_runtime_that_cannot_work_here_is_refused(runtime, system, environment
 def test_directml_replaces_onnxruntime_gpu_on_windows():
     steps = setup_runtime.plan("directml", installed={"onnxruntime-gpu": "1.31.1"}, system="Windows",
                                environment=WINDOWS, requires=our_requires())
-    assert steps == [["uninstall", "-y", "onnxruntime-gpu"], ["install", setup_runtime.DIRECTML]]
+    assert [step[0] for step in steps] == ["download", "uninstall", "install"]
+    assert steps[1] == ["uninstall", "-y", "onnxruntime-gpu"] and steps[2][-1] == setup_runtime.DIRECTML
     Requirement(setup_runtime.DIRECTML)  # a valid, pinned requirement
     assert setup_runtime.default_runtime(WINDOWS, our_requires()) == "onnxruntime-gpu"
     assert setup_runtime.default_runtime(MAC, our_requires()) == "onnxruntime"
@@ -254,8 +259,9 @@ def test_dry_run_prints_the_pip_commands_and_runs_nothing(capsys):
                              requires=our_requires(), runner=ran.append)
     assert code == 0 and ran == []
     out = capsys.readouterr().out
+    assert f'{sys.executable} -m pip download --dest "<a temporary folder>" onnxruntime==1.31.1\n' in out
     assert f"{sys.executable} -m pip uninstall -y onnxruntime-gpu\n" in out
-    assert f"{sys.executable} -m pip install onnxruntime==1.31.1" in out
+    assert f'{sys.executable} -m pip install --no-index --find-links "<a temporary folder>" onnxruntime==1.31.1' in out
 
 
 def test_run_calls_pip_in_order_and_says_what_pip_check_will_report(capsys):
@@ -263,21 +269,51 @@ def test_run_calls_pip_in_order_and_says_what_pip_check_will_report(capsys):
     code = setup_runtime.run(step_args("cpu"), system="Linux", installed={"onnxruntime-gpu": "1.31.1"},
                              requires=our_requires(), runner=lambda cmd: ran.append(cmd[3:]) or 0, has_pip=True)
     assert code == 0
-    assert ran == [["uninstall", "-y", "onnxruntime-gpu"], ["install", "onnxruntime==1.31.1"]]
+    wheels = ran[0][2]
+    assert ran == [["download", "--dest", wheels, "onnxruntime==1.31.1"], ["uninstall", "-y", "onnxruntime-gpu"],
+                   ["install", "--no-index", "--find-links", wheels, "onnxruntime==1.31.1"]]
+    assert not Path(wheels).exists()  # the downloads are removed afterwards
     if setup_runtime.default_runtime(dict(setup_runtime.default_environment()), our_requires()) == "onnxruntime-gpu":
         assert "`pip check` reports it missing" in capsys.readouterr().err
 
 
-def test_a_failed_pip_step_stops_with_what_to_do():
+def test_a_failed_download_changes_nothing():
+    ran = []
+    with pytest.raises(EmojiCamError, match="pip download failed .*nothing was changed.*setup-runtime cpu` again"):
+        setup_runtime.run(step_args("cpu"), system="Linux", installed={"onnxruntime-gpu": "1.31.1"},
+                          requires=our_requires(), runner=lambda cmd: ran.append(cmd[3:]) or 1, has_pip=True)
+    assert [step[0] for step in ran] == ["download"]  # nothing uninstalled
+
+
+def test_a_failed_uninstall_stops_with_what_to_do():
     ran = []
     with pytest.raises(EmojiCamError, match="pip uninstall failed .*quit emoji-cam.*setup-runtime cpu` again"):
         setup_runtime.run(step_args("cpu"), system="Linux", installed={"onnxruntime-gpu": "1.31.1"},
-                          requires=our_requires(), runner=lambda cmd: ran.append(cmd) or 1, has_pip=True)
-    assert len(ran) == 1  # nothing installed over a half-removed runtime
+                          requires=our_requires(), runner=lambda cmd: ran.append(cmd[3:]) or (cmd[3] == "uninstall"),
+                          has_pip=True)
+    assert [step[0] for step in ran] == ["download", "uninstall"]  # nothing installed over a half-removed runtime
+
+
+@pytest.mark.parametrize("restore_code, says", [(0, "the earlier runtime is back"),
+                                                (1, r"putting the earlier one back failed too \(run `pip install "
+                                                    r"onnxruntime-gpu==1.31.1`\)")])
+def test_a_failed_install_puts_the_earlier_runtime_back(restore_code, says):
+    ran = []
+
+    def runner(cmd):
+        ran.append(cmd[3:])
+        if cmd[3] == "install":
+            return 1 if "--no-index" in cmd else restore_code
+        return 0
+
+    with pytest.raises(EmojiCamError, match=f"pip install failed \\(exit 1\\); {says}; quit emoji-cam"):
+        setup_runtime.run(step_args("cpu"), system="Linux", installed={"onnxruntime-gpu": "1.31.1"},
+                          requires=our_requires(), runner=runner, has_pip=True)
+    assert ran[-1] == ["install", "onnxruntime-gpu==1.31.1"]
 
 
 def test_without_pip_it_gives_the_commands_to_run():
-    with pytest.raises(EmojiCamError, match="(?s)this Python has no pip.*pip install onnxruntime==1.31.1"):
+    with pytest.raises(EmojiCamError, match="(?s)this Python has no pip.*pip download --dest .*onnxruntime==1.31.1"):
         setup_runtime.run(step_args("cpu"), system="Linux", installed={"onnxruntime-gpu": "1.31.1"},
                           requires=our_requires(), runner=lambda cmd: 0, has_pip=False)
 

@@ -2,8 +2,10 @@
 
 onnxruntime, onnxruntime-gpu and onnxruntime-directml all install the same ``onnxruntime`` module, so they overwrite
 each other, and a pip extra can only add a distribution, never remove one: ``pip install onnxruntime-directml`` on top
-of onnxruntime-gpu leaves a mix of both. This command does the switch honestly, with this Python's pip: it uninstalls
-every onnxruntime distribution that is installed, then installs the one asked for.
+of onnxruntime-gpu leaves a mix of both. This command does the switch honestly, with this Python's pip: it downloads
+the one asked for into a temporary folder first (so that no network, a proxy or a missing wheel stops it before
+anything is changed), then uninstalls every onnxruntime distribution that is installed and installs the downloaded
+one from that folder only; should that last step still fail, it puts the earlier runtime back.
 
 - ``cpu``: onnxruntime (the CPU build, a fraction of onnxruntime-gpu's size), for machines without a GPU;
 - ``cuda``: onnxruntime-gpu with the CUDA/cuDNN wheels of the ``cuda`` extra (Windows/Linux x86_64, NVIDIA driver);
@@ -21,6 +23,7 @@ import importlib.util
 import platform
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from importlib import metadata
 
@@ -65,8 +68,9 @@ def default_runtime(environment: Mapping[str, str], requires: list[str]) -> str 
 
 
 def plan(target: str, *, installed: Mapping[str, str], system: str, environment: Mapping[str, str],
-         requires: list[str]) -> list[list[str]]:
-    """The pip argument lists that switch to ``target``: uninstall every installed runtime, then install it.
+         requires: list[str], wheels: str = "WHEELS") -> list[list[str]]:
+    """The pip argument lists that switch to ``target``: download it (and what it needs) into the folder ``wheels``,
+    uninstall every installed runtime, then install it from ``wheels`` alone.
 
     Uninstalling the target too (when it is installed) matters: the files the runtimes share may already be another
     runtime's, and pip would call the target "already satisfied". Raises EmojiCamError where ``target`` cannot work.
@@ -87,10 +91,15 @@ def plan(target: str, *, installed: Mapping[str, str], system: str, environment:
         install = [DIRECTML]
     else:
         raise EmojiCamError(f"unknown runtime {target!r}; choose one of {', '.join(CHOICES)}")
-    steps = []
+    steps = [["download", "--dest", wheels, *install]]
     if installed:
         steps.append(["uninstall", "-y", *installed])
-    return steps + [["install", *install]]
+    return steps + [["install", "--no-index", "--find-links", wheels, *install]]
+
+
+def _shown(steps: list[list[str]]) -> str:
+    return "\n".join("  " + " ".join(f'"{part}"' if any(c in part for c in " [<>") else part
+                                      for part in [sys.executable, "-m", "pip", *step]) for step in steps)
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -120,23 +129,38 @@ def run(args: argparse.Namespace, *, system: str | None = None, installed: Mappi
             raise EmojiCamError(f"{DISTRIBUTION} is not installed as a distribution here; install it with pip "
                                 "first") from None
     environment = dict(default_environment())
-    steps = plan(args.runtime, installed=installed, system=system, environment=environment, requires=requires)
-    commands = [[sys.executable, "-m", "pip", *step] for step in steps]
-    shown = "\n".join("  " + " ".join(f'"{part}"' if any(c in part for c in " [<>") else part for part in command)
-                      for command in commands)
     if args.dry_run:
-        print(f"would run:\n{shown}")
+        steps = plan(args.runtime, installed=installed, system=system, environment=environment, requires=requires,
+                     wheels="<a temporary folder>")
+        print("would run:\n" + _shown(steps))
         return EXIT_OK
     if has_pip is None:
         has_pip = importlib.util.find_spec("pip") is not None
-    if not has_pip:
-        raise EmojiCamError(f"this Python has no pip; run the same with your installer (e.g. uv pip):\n{shown}")
     runner = runner or (lambda command: subprocess.run(command, check=False).returncode)
-    for command in commands:
-        print("vcam-emoji: " + " ".join(command[3:]), file=sys.stderr, flush=True)
-        code = runner(command)
-        if code != 0:
-            raise EmojiCamError(f"pip {command[3]} failed (exit {code}); quit emoji-cam and anything else using "
+    with tempfile.TemporaryDirectory(prefix="vcam-emoji-runtime-") as wheels:
+        steps = plan(args.runtime, installed=installed, system=system, environment=environment, requires=requires,
+                     wheels=wheels)
+        if not has_pip:
+            raise EmojiCamError("this Python has no pip; run the same with your installer (e.g. uv pip), with a "
+                                "folder of your own for the downloads:\n" + _shown(steps))
+        for step in steps:
+            print("vcam-emoji: pip " + " ".join(step), file=sys.stderr, flush=True)
+            code = runner([sys.executable, "-m", "pip", *step])
+            if code == 0:
+                continue
+            if step[0] == "download":
+                raise EmojiCamError(f"pip download failed (exit {code}; its message is above); nothing was changed. "
+                                    "Check the network or proxy (pip needs PyPI for this), then run `vcam-emoji "
+                                    f"setup-runtime {args.runtime}` again")
+            if step[0] == "install" and installed:
+                back = [f"{name}=={version}" for name, version in installed.items()]
+                print("vcam-emoji: putting back " + " ".join(back), file=sys.stderr, flush=True)
+                restored = runner([sys.executable, "-m", "pip", "install", *back]) == 0
+                state = ("the earlier runtime is back" if restored else
+                         f"putting the earlier one back failed too (run `pip install {' '.join(back)}`)")
+                raise EmojiCamError(f"pip install failed (exit {code}); {state}; quit emoji-cam and anything else "
+                                    f"using onnxruntime, then run `vcam-emoji setup-runtime {args.runtime}` again")
+            raise EmojiCamError(f"pip {step[0]} failed (exit {code}); quit emoji-cam and anything else using "
                                 f"onnxruntime, then run `vcam-emoji setup-runtime {args.runtime}` again")
     target = {"cpu": "onnxruntime", "cuda": "onnxruntime-gpu", "directml": "onnxruntime-directml"}[args.runtime]
     default = default_runtime(environment, requires)
