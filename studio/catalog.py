@@ -204,6 +204,7 @@ def import_pack_zip(data: bytes, catalog: PackCatalog, packs_root: Path | None =
             raise ApiError(500, f"cannot create the user packs folder {packs_root}: {exc.strerror or exc}") from None
         staging = Path(tempfile.mkdtemp(prefix=".import-", dir=packs_root))
         try:
+            staging.chmod(0o755)  # mkdtemp makes it 0700; a pack folder gets the usual mode, as avatar packs do
             try:
                 _unpack(archive, infos, prefix, staging)
             except (zipfile.BadZipFile, RuntimeError, NotImplementedError, EOFError, OSError) as exc:

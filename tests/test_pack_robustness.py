@@ -242,7 +242,9 @@ def test_builtin_manifests_match_the_schema() -> None:
     from vcam_emoji.resources import packs_dir
 
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    for manifest in sorted(packs_dir().glob("*/pack.json")):
+    manifests = sorted(packs_dir().glob("*/pack.json"))
+    assert len(manifests) >= 3, f"the built-in packs (classic, openmoji, twemoji) are missing from {packs_dir()}"
+    for manifest in manifests:
         jsonschema.validate(json.loads(manifest.read_text(encoding="utf-8")), schema)
 
 

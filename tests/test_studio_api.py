@@ -319,6 +319,7 @@ def test_import_a_pack_zip_then_use_it_then_remove_it(studio, home):
     assert imported["name"] == "Green test" and not imported["builtin"] and imported["removable"]
     folder = user_packs_dir() / "Green_test"
     assert Path(imported["folder"]) == folder and (folder / "pack.json").is_file()
+    assert folder.stat().st_mode & 0o777 == 0o755  # a pack folder's usual mode, not mkdtemp's 0700
     assert "Green test" in discover_packs()[0]  # the engine's own discovery finds it
     assert not [p for p in user_packs_dir().iterdir() if p.name.startswith(".")]  # no staging folder left
     # the pack in use cannot be removed; another can
