@@ -19,6 +19,7 @@ import webbrowser
 from collections.abc import Sequence
 
 from vcam_emoji.cli import EXIT_FAIL, EXIT_OK, load_settings, open_run_sink
+from vcam_emoji.cli_types import MAX_SECONDS, port, positive_seconds
 from vcam_emoji.errors import EmojiCamError
 from vcam_emoji.model_options import add_model_options, apply_model_options, model_overrides
 
@@ -39,11 +40,12 @@ def build_parser(prog: str = "vcam-emoji studio") -> argparse.ArgumentParser:
     p.add_argument("--sink", metavar="vcam|preview|none|FILE",
                    help="where the frames go: vcam, preview, none, or a video file (default: the config's "
                    "output.sink)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
-                   help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; a busy port picks the next free one, and says so;"
-                   " 0 = any free port)")
+    p.add_argument("--port", type=port, default=DEFAULT_PORT, metavar="N",
+                   help=f"port on 127.0.0.1, 0..65535 (default {DEFAULT_PORT}; a busy port picks the next free one, "
+                   "and says so; 0 = any free port)")
     p.add_argument("--no-browser", action="store_true", help="do not open the browser; only print the address")
-    p.add_argument("--seconds", type=float, default=0, help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--seconds", type=positive_seconds, default=None, metavar="S",
+                   help=f"stop after S seconds (above 0, at most {MAX_SECONDS} = 30 days; default: until Ctrl-C)")
     p.add_argument("--config", metavar="PATH", help="settings file (default: the one in your user config folder, "
                    "created with comments on first run)")
     add_model_options(p)
@@ -52,9 +54,6 @@ def build_parser(prog: str = "vcam-emoji studio") -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not (args.seconds >= 0 and args.seconds != float("inf")):
-        print(f"vcam-emoji studio: error: --seconds {args.seconds}: expected a finite number >= 0", file=sys.stderr)
-        return 2
     try:
         return run(args)
     except EmojiCamError as exc:
@@ -92,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Emoji Cam Studio: {url}", flush=True)
         if not args.no_browser and not webbrowser.open(url):
             print("vcam-emoji: no browser could be opened here; open the address above yourself", file=sys.stderr)
-        if args.seconds:
+        if args.seconds is not None:
             timer = threading.Timer(args.seconds, engine.stop)
             timer.daemon = True  # a Ctrl-C before it fires must not leave the process waiting for it
             timer.start()

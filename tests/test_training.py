@@ -430,10 +430,14 @@ def test_command_rejects_a_bad_teacher_or_weight(tmp_path: Path, capsys) -> None
     assert command.main(common + ["--teacher", str(tmp_path / "none.pt")]) == 1
     assert "--teacher: checkpoint not found" in capsys.readouterr().err
     assert command.main(common + ["--widths", "8,16", "--depths", "1,1", "--no-export"]) == 0
-    assert command.main(common + ["--teacher", str(tmp_path / "r" / "best.pt"), "--distill-weight", "1.5"]) == 1
-    assert "--distill-weight must be between 0 and 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:  # a usage error, said when the command line is read
+        command.main(common + ["--teacher", str(tmp_path / "r" / "best.pt"), "--distill-weight", "1.5"])
+    assert stopped.value.code == 2
+    assert "argument --distill-weight: must be a finite number from 0 to 1, got '1.5'" in capsys.readouterr().err
     (tmp_path / "bad.onnx").write_bytes(b"not a model")
     assert command.main(common + ["--teacher", str(tmp_path / "bad.onnx")]) == 1
     assert "--teacher: " in (err := capsys.readouterr().err) and "bad.json" in err  # its manifest is missing
-    assert command.main(common + ["--mixup", "-1"]) == 1
-    assert "--mixup must be 0 (off) or a positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:
+        command.main(common + ["--mixup", "-1"])
+    assert stopped.value.code == 2
+    assert "argument --mixup: must be a finite number 0 or more (0 = off), got '-1'" in capsys.readouterr().err

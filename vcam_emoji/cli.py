@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import __version__
+from .cli_types import MAX_SECONDS, float_range, int_range, positive_seconds
 from .errors import EmojiCamError
 from .fileio import Terminated, raise_on_termination
 
@@ -50,17 +51,6 @@ def _load_config_path(path: str | None):
 
 
 # ---------------------------------------------------------------------------------------------------------- render
-def _rate_hz(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (0.0 <= value <= 240.0):  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of classifications per second, 0..240 "
-                                         "(0 = every frame)")
-    return value
-
-
 def cmd_render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -214,8 +204,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         if args.stats_every > 0:
             threading.Thread(target=report, name="stats", daemon=True).start()
-        if args.seconds:
-            threading.Timer(args.seconds, engine.stop).start()
+        timer = threading.Timer(args.seconds, engine.stop) if args.seconds is not None else None
+        if timer is not None:
+            timer.daemon = True  # a Ctrl-C or an error before it fires must not leave the process waiting for it
+            timer.start()
         # Ctrl-C and SIGTERM stop the loop between two frames; the camera and the output are then released.
         signal.signal(signal.SIGTERM, lambda *_: engine.stop())
         signal.signal(signal.SIGINT, lambda *_: engine.stop())
@@ -225,6 +217,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             pass
         finally:
             done.set()
+            if timer is not None:
+                timer.cancel()
     finally:
         sink.close()
         if timeline_file is not None:
@@ -331,11 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "file (.mp4: H.264; .mkv, .webm, .avi, ...), never over an existing one without --force; default: the config's output.sink (auto: virtual camera, else a preview "
                    "window, else a file)")
     p.add_argument("--pack", metavar="NAME", help="emoji pack to start with (default: the config's pack.name)")
-    p.add_argument("--seconds", type=float, default=0, help="stop after this many seconds (default: run until Ctrl-C)")
+    p.add_argument("--seconds", type=positive_seconds, default=None, metavar="S",
+                   help=f"stop after S seconds (above 0, at most {MAX_SECONDS} = 30 days; default: run until Ctrl-C)")
     p.add_argument("--timeline", metavar="FILE.jsonl", help="append one JSON line per frame (faces, probabilities, "
                    "emotion shown); default: the config's timeline.path")
-    p.add_argument("--stats-every", type=float, default=5.0, metavar="S",
-                   help="print fps, latency and faces every S seconds (0 = never; default 5)")
+    p.add_argument("--stats-every", type=float_range(0, 86400, note="0 = never"), default=5.0, metavar="S",
+                   help="print fps, latency and faces every S seconds (0 = never; at most 86400 = a day; default 5)")
     p.add_argument("--force", action="store_true", help="let --sink FILE replace an existing file (never the "
                    "source); without it an existing file is an error")
     add_model_options(p)
@@ -360,9 +355,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--codec", choices=VIDEO_CODECS, help="video codec (default: h264, which plays everywhere; "
                    "vp9 for .webm; mjpeg for .avi)")
     p.add_argument("--force", action="store_true", help="replace an existing output or timeline (never the input)")
-    p.add_argument("--rate-hz", type=_rate_hz, default=0.0, metavar="HZ",
+    p.add_argument("--rate-hz", type=float_range(0, 240, note="classifications per second; 0 = every frame"),
+                   default=0.0, metavar="HZ",
                    help="classify each face at most HZ times a second of video, as live use does "
-                   "(classifier.rate_hz); default 0: every face on every frame")
+                   "(classifier.rate_hz; 0..240); default 0: every face on every frame")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     add_model_options(p)
     config_option(p)
@@ -381,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="FILE.png", help="write the confusion matrix as a PNG")
     p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda", "directml", "coreml"],
                    help="onnxruntime execution provider (default: auto)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = onnxruntime decides)")
+    p.add_argument("--threads", type=int_range(0, 64, note="0 = onnxruntime decides"), default=0, metavar="N",
+                   help="CPU threads, 0..64 (default 0: onnxruntime decides)")
 
     p = command("packs", None, "list or check emoji packs")
     packs_sub = p.add_subparsers(dest="action", required=True)

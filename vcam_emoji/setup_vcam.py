@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .cli_types import int_range
 from .errors import DeviceError
 
 SCRIPT = Path(__file__).resolve().parent / "installers" / "setup-v4l2loopback.sh"
@@ -72,7 +73,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "loads it), through sudo. Windows and macOS: prints the exact steps.")
     p.add_argument("--dry-run", action="store_true", help="print every command and file; change nothing")
     p.add_argument("--name", help="the camera name apps show (default: the config's output.virtual_camera_name)")
-    p.add_argument("--video-nr", metavar="N", help="Linux: the camera becomes /dev/videoN (default: 10)")
+    p.add_argument("--video-nr", type=int_range(0, 255), metavar="N",
+                   help="Linux: the camera becomes /dev/videoN, 0..255 (default: 10)")
     p.add_argument("--skip-install", action="store_true", help="Linux: v4l2loopback is installed already")
     p.add_argument("--config", metavar="PATH", help="settings file (for the camera name)")
     p.set_defaults(func=run)
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace, *, system: str | None = None, is_root: bool | 
               "then `vcam-emoji doctor` shows whether the camera is found.", file=sys.stderr)
         return EXIT_FAIL
     script_args = ["--name", name]
-    script_args += ["--video-nr", args.video_nr] if args.video_nr else []
+    script_args += ["--video-nr", str(args.video_nr)] if args.video_nr is not None else []
     script_args += ["--dry-run"] if args.dry_run else []
     script_args += ["--skip-install"] if args.skip_install else []
     if is_root is None:

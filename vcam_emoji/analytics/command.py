@@ -12,30 +12,20 @@ import sys
 import threading
 from pathlib import Path
 
+from ..cli_types import float_range, int_range
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-
-
-def _number(low: float, high: float, kind=float):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g}, got {text}")
-        return value
-    return parse
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder: report.json, timeline.csv, "
                    "shares.png, timeline.png, valence.png, report.html (must be empty or new, unless --force)")
-    p.add_argument("--every-ms", type=_number(10, 3_600_000), default=200.0, metavar="MS",
+    p.add_argument("--every-ms", type=float_range(10, 3_600_000), default=200.0, metavar="MS",
                    help="sample length: the probabilities over time are averaged over windows of MS milliseconds "
-                   "(default 200)")
-    p.add_argument("--min-visible-s", type=_number(0, 3600), default=0.5, metavar="S",
+                   "(10..3600000; default 200)")
+    p.add_argument("--min-visible-s", type=float_range(0, 3600, note="0 = keep all"), default=0.5, metavar="S",
                    help="leave out faces tracked for less than S seconds, e.g. a passing false detection "
-                   "(default 0.5; photos are never left out)")
+                   "(0..3600, 0 = keep all; default 0.5; photos are never left out)")
     p.add_argument("--force", action="store_true", help="write into an output folder that is not empty (the "
                    "report files there are replaced)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary")
@@ -52,9 +42,9 @@ def add_parsers(subparsers) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="videos, photos, or folders of them (searched "
                    "recursively)")
     _common(p)
-    p.add_argument("--jobs", type=_number(0, 256, int), default=1, metavar="N",
-                   help="analyse N files at once in worker processes, each loading the models once (0 = one per "
-                   "CPU core; default 1)")
+    p.add_argument("--jobs", type=int_range(0, 256, note="0 = one per CPU core"), default=1, metavar="N",
+                   help="analyse N files at once in worker processes, each loading the models once (0..256; 0 = "
+                   "one per CPU core; default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run the per-file work on an existing Dask distributed "
                    "cluster, e.g. tcp://scheduler-host:8786 (needs the cluster extra: "
                    "pip install \"vcam-emoji[cluster]\"; the workers must see the input files under the same paths)")

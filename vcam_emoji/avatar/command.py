@@ -6,6 +6,7 @@ import argparse
 import random
 import textwrap
 
+from ..cli_types import MAX_SEED, seed
 from .attributes import OPTIONS, AvatarError, check_value, options_table
 
 EXIT_OK = 0
@@ -47,8 +48,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     q.add_argument("name", help="pack name (letters, digits, - _ .), also its folder name")
     _attribute_options(q, defaults=True)
     q.add_argument("--random", action="store_true", help="random values for the attributes not given")
-    q.add_argument("--seed", type=int, metavar="N", help="the random avatar number N (implies --random; the same N "
-                   "gives the same avatar)")
+    q.add_argument("--seed", type=seed, metavar="N", help=f"the random avatar number N, 0..{MAX_SEED} (implies "
+                   "--random; the same N gives the same avatar)")
     q.add_argument("--force", action="store_true", help="replace a pack folder of that name")
     q.set_defaults(func=run_create)
 

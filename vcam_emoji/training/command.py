@@ -10,6 +10,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from vcam_emoji.cli_types import MAX_SEED, float_range, int_range, positive_float, positive_int, seed
+
 INSTALL_HINT = 'pip install "vcam-emoji[train]" torch==2.13.0'
 
 
@@ -21,11 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="FER+ votes row-aligned to --data (ferplus_labels_aligned_to_fer2013.npz)")
     parser.add_argument("--ferplus-val", type=Path, default=None,
                         help="FER+ PublicTest .npz, for the FER+ accuracy in the manifest")
-    parser.add_argument("--soft-weight", type=float, default=0.3,
-                        help="weight of the FER+ distribution in the target (default 0.3)")
-    parser.add_argument("--label-smoothing", type=float, default=0.1,
-                        help="label smoothing of targets without FER+ votes (default 0.1)")
-    parser.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+    parser.add_argument("--soft-weight", type=float_range(0, 1), default=0.3, metavar="W",
+                        help="weight of the FER+ distribution in the target, 0..1 (default 0.3)")
+    parser.add_argument("--label-smoothing", type=float_range(0, 1), default=0.1, metavar="S",
+                        help="label smoothing of targets without FER+ votes, 0..1 (default 0.1)")
+    parser.add_argument("--mixup", type=float_range(0, None, note="0 = off"), default=0.0, metavar="ALPHA",
                         help="mixup: blend each batch with a shuffled copy of itself (images and targets), weight "
                              "drawn from Beta(ALPHA, ALPHA), e.g. 0.2 (default 0: off)")
     parser.add_argument("--init", type=Path, default=None,
@@ -36,19 +38,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="distil: blend this trained model's prediction on each augmented batch into the target; "
                              "a checkpoint of train (best.pt) or an exported .onnx with its .json manifest beside it, "
                              "or a bundled model's name, e.g. emocnn_d2233_fer2013 (repeat for several; their mean is used)")
-    parser.add_argument("--distill-weight", type=float, default=0.5,
-                        help="weight of the teachers' prediction in the target (default 0.5)")
-    parser.add_argument("--ema", type=float, default=0.0,
+    parser.add_argument("--distill-weight", type=float_range(0, 1), default=0.5, metavar="W",
+                        help="weight of the teachers' prediction in the target, 0..1 (default 0.5)")
+    parser.add_argument("--ema", type=float_range(0, 1, high_open=True, note="0 = off"), default=0.0, metavar="DECAY",
                         help="validate, keep and export an exponential moving average of the weights with this decay "
-                             "(e.g. 0.999; default 0: off)")
-    parser.add_argument("--epochs", type=int, default=120)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=0.05, help="peak SGD learning rate (default 0.05)")
+                             "(0 to below 1, e.g. 0.999; default 0: off)")
+    parser.add_argument("--epochs", type=positive_int, default=120, metavar="N",
+                        help="training epochs, 1 or more (default 120)")
+    parser.add_argument("--batch-size", type=positive_int, default=128, metavar="N",
+                        help="images per optimiser step, 1 or more (default 128)")
+    parser.add_argument("--lr", type=positive_float, default=0.05, metavar="LR",
+                        help="peak SGD learning rate, above 0 (default 0.05)")
     parser.add_argument("--out", type=Path, default=Path("runs/emocnn"), help="run directory (default runs/emocnn)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after N optimiser steps (smoke test)")
+    parser.add_argument("--seed", type=seed, default=0, metavar="N",
+                        help=f"random seed, 0..{MAX_SEED} (default 0)")
+    parser.add_argument("--threads", type=int_range(1, 1024), default=2, metavar="N",
+                        help="torch CPU threads, 1..1024 (default 2)")
+    parser.add_argument("--max-steps", type=positive_int, default=None, metavar="N",
+                        help="stop after N optimiser steps, 1 or more (smoke test)")
     parser.add_argument("--no-export", action="store_true", help="do not export ONNX at the end")
     parser.add_argument("--export-only", action="store_true",
                         help="skip training: export OUT/best.pt to ONNX + manifest (see --export-to)")
