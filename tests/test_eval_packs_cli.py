@@ -61,7 +61,7 @@ def test_eval_baseline_on_fer2013_publictest(capsys):
     "arrays,expected",
     [
         ({"x": np.zeros((3, 48, 48), np.uint8)}, "expected arrays 'x' and 'y'"),
-        ({"x": np.zeros((3, 48, 48), np.float32), "y": np.zeros(3, np.uint8)}, "uint8"),
+        ({"x": np.full((3, 48, 48), 0.5, np.float32), "y": np.zeros(3, np.uint8)}, "uint8"),
         ({"x": np.zeros((3, 48, 48), np.uint8), "y": np.zeros(2, np.uint8)}, "one label per image"),
         ({"x": np.zeros((2, 48, 48), np.uint8), "y": np.array([0, 9], np.uint8)}, "labels must be 0..6"),
     ],

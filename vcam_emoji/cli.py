@@ -91,16 +91,20 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .app import classifier_spec
     from .classify import ExpressionClassifier
-    from .evaluate import confusion_png, evaluate, load_labelled_faces
+    from .evaluate import check_plot_path, confusion_png, evaluate, load_labelled_faces
     from .onnx_session import create_session
 
-    x, y = load_labelled_faces(args.data)
     spec = classifier_spec(args.model or "default")
+    inputs = [args.data, spec.path, spec.path.with_suffix(".json")]
+    if args.plot:  # before the evaluation: a plot that cannot be written is said at once, not after it
+        check_plot_path(args.plot, replace=args.force, inputs=inputs)
+    x, y = load_labelled_faces(args.data)
     session, used = create_session(spec.path, providers=args.provider, threads=args.threads)
     classifier = ExpressionClassifier(session, spec.manifest, source=str(spec.path))
     result = evaluate(classifier, x, y)
     if args.plot:
-        confusion_png(result, args.plot, title=f"{spec.name} on {Path(args.data).name}")
+        confusion_png(result, args.plot, title=f"{spec.name} on {Path(args.data).name}", replace=args.force,
+                      inputs=inputs)
     if args.json:
         print(json.dumps({"model": spec.name, "data": str(args.data), "providers": used, **result.to_json()}))
         return EXIT_OK
@@ -374,7 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: the bundled default classifier)")
     p.add_argument("--json", action="store_true", help="print one JSON object: accuracy, per_class, confusion, n, "
                    "ms_per_face")
-    p.add_argument("--plot", metavar="FILE.png", help="write the confusion matrix as a PNG")
+    p.add_argument("--plot", metavar="FILE.png", help="write the confusion matrix as a PNG (checked before the "
+                   "evaluation starts; never over an existing file without --force)")
+    p.add_argument("--force", action="store_true", help="let --plot replace an existing file (never the data or "
+                   "the model)")
     p.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda", "directml", "coreml"],
                    help="onnxruntime execution provider (default: auto)")
     p.add_argument("--threads", type=int_range(0, 64, note="0 = onnxruntime decides"), default=0, metavar="N",
