@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 import webbrowser
 from collections.abc import Sequence
 
-from vcam_emoji.cli import EXIT_FAIL, EXIT_OK, load_settings, open_run_sink
+from vcam_emoji.cli import (EXIT_FAIL, live_timeline_path, load_settings, open_run_sink, open_run_timeline,
+                            run_exit_code, run_until_stopped)
 from vcam_emoji.cli_types import MAX_SECONDS, port, positive_seconds
 from vcam_emoji.errors import EmojiCamError
 from vcam_emoji.model_options import add_model_options, apply_model_options, model_overrides
@@ -46,6 +45,10 @@ def build_parser(prog: str = "vcam-emoji studio") -> argparse.ArgumentParser:
     p.add_argument("--no-browser", action="store_true", help="do not open the browser; only print the address")
     p.add_argument("--seconds", type=positive_seconds, default=None, metavar="S",
                    help=f"stop after S seconds (above 0, at most {MAX_SECONDS} = 30 days; default: until Ctrl-C)")
+    p.add_argument("--timeline", metavar="FILE.jsonl", help="append one JSON line per frame (faces, probabilities, "
+                   "emotion shown), as vcam-emoji run does; default: the config's timeline.path")
+    p.add_argument("--force", action="store_true", help="let --sink FILE replace an existing file (never the "
+                   "source or the timeline)")
     p.add_argument("--config", metavar="PATH", help="settings file (default: the one in your user config folder, "
                    "created with comments on first run)")
     add_model_options(p)
@@ -75,12 +78,16 @@ def run(args: argparse.Namespace) -> int:
     size_wh, fps = (config.camera.width, config.camera.height), config.camera.fps
     open_input, source_message = input_opener(args.source, config)
     print(f"vcam-emoji: {source_message}", file=sys.stderr)
-    sink, sink_message = open_run_sink(args.sink or config.output.sink, config, size_wh, fps, source=args.source)
+    timeline_path = live_timeline_path(args.timeline, config)
+    sink, sink_message = open_run_sink(args.sink or config.output.sink, config, size_wh, fps, source=args.source,
+                                       timeline=timeline_path, force=args.force)
     print(f"vcam-emoji: output: {sink_message}", file=sys.stderr)
-    server = None
+    server = timeline_file = None
     try:
+        on_result, timeline_file = open_run_timeline(timeline_path, source=args.source, sink=sink)
         engine = Engine(config, open_input=open_input, sink=sink, sink_description=sink_message,
-                        config_watcher=ConfigWatcher(config_path, initial=config, overrides=overrides))
+                        config_watcher=ConfigWatcher(config_path, initial=config, overrides=overrides),
+                        on_result=on_result)
         server = StudioServer(StudioState(engine, config_path, overrides=overrides), port=args.port)
         url = server.start()
         if server.port_note:
@@ -91,23 +98,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"Emoji Cam Studio: {url}", flush=True)
         if not args.no_browser and not webbrowser.open(url):
             print("vcam-emoji: no browser could be opened here; open the address above yourself", file=sys.stderr)
-        if args.seconds is not None:
-            timer = threading.Timer(args.seconds, engine.stop)
-            timer.daemon = True  # a Ctrl-C before it fires must not leave the process waiting for it
-            timer.start()
-        signal.signal(signal.SIGTERM, lambda *_: engine.stop())
-        signal.signal(signal.SIGINT, lambda *_: engine.stop())
-        try:
-            engine.run()
-        except KeyboardInterrupt:
-            pass
+        run_until_stopped(engine, args.seconds)
     finally:
         if server is not None:
             server.stop()
         sink.close()
-    status = engine.status()
-    print(f"vcam-emoji: stopped after {status.frames} frames; camera and output released", file=sys.stderr)
-    if status.state == "error":
-        print(f"vcam-emoji: error: {status.problem}", file=sys.stderr)
-        return EXIT_FAIL
-    return EXIT_OK
+        if timeline_file is not None:
+            timeline_file.close()
+    return run_exit_code(engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -92,3 +93,32 @@ def test_two_studios_run_on_two_ports_each_with_its_own_token(tmp_path):
     finally:
         assert a.stop() == 0
     assert any("stopped after" in line for line in a.stderr) and not any("Traceback" in line for line in a.stderr)
+
+
+def test_studio_writes_the_live_timeline_and_needs_force_to_replace_a_recording(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    existing = home / "rec.mp4"
+    existing.write_bytes(b"an earlier recording")
+    env = {"XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
+           "XDG_CACHE_HOME": str(home / "cache"), "PYTHONPATH": str(REPO)}
+    refused = subprocess.run([sys.executable, "-m", "vcam_emoji", "studio", "--no-browser", "--source", "demo",
+                              "--sink", str(existing), "--seconds", "1"], capture_output=True, text=True, cwd=home,
+                             env={**os.environ, **env}, timeout=120)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "rec.mp4: already exists; add --force to replace it" in refused.stderr
+    assert existing.read_bytes() == b"an earlier recording"
+
+    timeline = home / "session.jsonl"
+    studio = start_studio(home, "--source", "demo", "--sink", str(existing), "--force", "--timeline", str(timeline))
+    try:
+        for _ in range(600):  # until a few frames are in the timeline (bounded: 60 s)
+            if timeline.exists() and len(timeline.read_text().splitlines()) >= 5:
+                break
+            threading.Event().wait(0.1)
+    finally:
+        assert studio.stop() == 0
+    records = [json.loads(line) for line in timeline.read_text().splitlines()]
+    assert len(records) >= 5 and all("faces" in r and "t" in r for r in records)
+    assert any(f"appending the emotion timeline to {timeline}" in line for line in studio.stderr)
+    assert existing.read_bytes() != b"an earlier recording" and existing.stat().st_size > 0  # --force replaced it

@@ -158,8 +158,57 @@ def _status_line(status) -> str:
             f"p99 {status.latency_ms_p99:5.1f} ms, faces {status.faces}, emoji {emotion}, pack {status.pack}")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def live_timeline_path(arg: str | None, config) -> Path | None:
+    """The live timeline file: ``--timeline`` or else the config's ``timeline.path`` (None: no timeline)."""
+    chosen = arg or config.timeline.path
+    return Path(chosen).expanduser() if chosen else None
+
+
+def open_run_timeline(path: Path | None, *, source: str, sink):
+    """Open the live timeline at ``path`` (appended to; never the source or the recording): its writer for the
+    engine's ``on_result`` and the file to close, or (None, None) without one. Says where it goes."""
+    if path is None:
+        return None, None
+    from .timeline import open_live_timeline
+
+    timeline, timeline_file = open_live_timeline(path, inputs=[source], outputs=[getattr(sink, "path", None)])
+    print(f"vcam-emoji: appending the emotion timeline to {path}", file=sys.stderr)
+    return timeline.write, timeline_file
+
+
+def run_until_stopped(engine, seconds: float | None) -> None:
+    """Run ``engine`` on this thread until Ctrl-C, SIGTERM, ``seconds`` (None: no limit) or an error stops it; the
+    engine then releases the camera and the output on its way out. Used by `run` and `studio`."""
     import signal
+    import threading
+
+    timer = threading.Timer(seconds, engine.stop) if seconds is not None else None
+    if timer is not None:
+        timer.daemon = True  # a Ctrl-C or an error before it fires must not leave the process waiting for it
+        timer.start()
+    # Ctrl-C and SIGTERM stop the loop between two frames; the camera and the output are then released.
+    signal.signal(signal.SIGTERM, lambda *_: engine.stop())
+    signal.signal(signal.SIGINT, lambda *_: engine.stop())
+    try:
+        engine.run()
+    except KeyboardInterrupt:  # Ctrl-C: engine.run has released the camera on its way out
+        pass
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def run_exit_code(engine) -> int:
+    """Say how the live run ended, and its exit code: 0 stopped, 1 the engine stopped on an error."""
+    status = engine.status()
+    print(f"vcam-emoji: stopped after {status.frames} frames; camera and output released", file=sys.stderr)
+    if status.state == "error":
+        print(f"vcam-emoji: error: {status.problem}", file=sys.stderr)
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     import threading
 
     from .config import ConfigWatcher
@@ -176,22 +225,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     # The engine runs on this thread, which also closes the sink: a preview window can live here too (and OpenCV's
     # toolkit then shuts down with the thread that started it, without warnings at exit).
-    timeline_path = Path(args.timeline or config.timeline.path).expanduser() if (args.timeline or
-                                                                                 config.timeline.path) else None
+    timeline_path = live_timeline_path(args.timeline, config)
     sink, sink_message = open_run_sink(args.sink or config.output.sink, config, size_wh, fps,
                                        preview_gui=CallerThreadGui(), source=args.source, timeline=timeline_path,
                                        force=args.force)
     print(f"vcam-emoji: output: {sink_message}", file=sys.stderr)
     timeline_file = None
     try:
-        on_result = None
-        if timeline_path is not None:
-            from .timeline import open_live_timeline
-
-            timeline, timeline_file = open_live_timeline(timeline_path, inputs=[args.source],
-                                                         outputs=[getattr(sink, "path", None)])
-            on_result = timeline.write
-            print(f"vcam-emoji: appending the emotion timeline to {timeline_path}", file=sys.stderr)
+        on_result, timeline_file = open_run_timeline(timeline_path, source=args.source, sink=sink)
         engine = Engine(config, open_input=open_input, sink=sink, sink_description=sink_message,
                         config_watcher=ConfigWatcher(config_path, initial=config, overrides=model_overrides(args)),
                         on_result=on_result)
@@ -208,31 +249,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         if args.stats_every > 0:
             threading.Thread(target=report, name="stats", daemon=True).start()
-        timer = threading.Timer(args.seconds, engine.stop) if args.seconds is not None else None
-        if timer is not None:
-            timer.daemon = True  # a Ctrl-C or an error before it fires must not leave the process waiting for it
-            timer.start()
-        # Ctrl-C and SIGTERM stop the loop between two frames; the camera and the output are then released.
-        signal.signal(signal.SIGTERM, lambda *_: engine.stop())
-        signal.signal(signal.SIGINT, lambda *_: engine.stop())
         try:
-            engine.run()
-        except KeyboardInterrupt:  # Ctrl-C: engine.run has released the camera on its way out
-            pass
+            run_until_stopped(engine, args.seconds)
         finally:
             done.set()
-            if timer is not None:
-                timer.cancel()
     finally:
         sink.close()
         if timeline_file is not None:
             timeline_file.close()
-    status = engine.status()
-    print(f"vcam-emoji: stopped after {status.frames} frames; camera and output released", file=sys.stderr)
-    if status.state == "error":
-        print(f"vcam-emoji: error: {status.problem}", file=sys.stderr)
-        return EXIT_FAIL
-    return EXIT_OK
+    return run_exit_code(engine)
 
 
 # ---------------------------------------------------------------------------------------------------------- doctor
