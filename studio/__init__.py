@@ -19,3 +19,14 @@ Modules:
     server     port choice, uvicorn on a worker thread, the address with its token
     command    `vcam-emoji studio`
 """
+
+
+def run_command(argv: list[str]) -> int:
+    """run the live Emoji Cam with Studio, a page in your browser (on this computer only) to see and set everything
+
+    `vcam-emoji studio`: registered as a ``vcam_emoji.commands`` entry point (pyproject.toml), so the engine's CLI
+    finds it without naming this package; the server's modules are imported only here, when the command runs.
+    """
+    from .command import main
+
+    return main(argv)

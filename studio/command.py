@@ -1,8 +1,9 @@
 """`vcam-emoji studio`: the live engine, as `vcam-emoji run` runs it, with the Studio page instead of a tray.
 
 It prints the page's address with this run's token (``http://127.0.0.1:PORT/?token=...``) and opens it in the
-default browser unless ``--no-browser``. `vcam_emoji.cli` registers the command and hands it its arguments without
-importing this package until the command runs, so the engine side never imports the UI.
+default browser unless ``--no-browser``. The command reaches `vcam-emoji` as a ``vcam_emoji.commands`` entry point
+(``studio.run_command``, pyproject.toml), which hands it its arguments; this module is imported only when it runs, and
+the engine side never imports the UI.
 
 Exit codes as for `vcam-emoji run`: 0 stopped (Ctrl-C, SIGTERM, --seconds), 1 cannot start or the output failed,
 2 bad usage.

@@ -27,7 +27,22 @@ def test_the_engine_side_imports_no_ui():
             "'jinja2', 'pystray')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    # the `studio` entry point's function lives in the package's light __init__ (its help line); nothing else of it
+    assert out.stdout.strip() == "['studio']"
+
+
+def test_no_engine_module_names_the_ui_packages():
+    """vcam_emoji reaches the Studio and the tray only through entry points (pyproject.toml), never an import."""
+    import ast
+
+    named = []
+    for path in sorted((REPO / "vcam_emoji").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                       else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            named += [f"{path.relative_to(REPO)}:{node.lineno} {m}" for m in modules
+                      if m.split(".")[0] in ("studio", "tray", "starlette", "uvicorn", "jinja2", "pystray")]
+    assert named == []
 
 
 def test_studio_help_and_bad_usage():

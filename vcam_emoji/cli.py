@@ -262,12 +262,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------------------------------- doctor
 def _describe_tray():
-    """The tray package's report of the tray emoji-cam would show (None if the tray package is not installed)."""
-    try:
-        from tray.backend import describe_tray_backend
-    except ImportError:
-        return None
-    return describe_tray_backend
+    """The tray package's report of the tray emoji-cam would show (None if no package registers one)."""
+    for entry_point in _entry_points(DOCTOR_GROUP):
+        if entry_point.name == "tray":
+            try:
+                return entry_point.load()
+            except (ImportError, AttributeError):
+                return None
+    return None
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -304,14 +306,32 @@ def cmd_packs_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# ---------------------------------------------------------------------------------------------------------- studio
-def cmd_studio(args: argparse.Namespace) -> int:
+# ------------------------------------------------------------------------------------------ other packages' commands
+# Packages beside the engine (the Studio, the tray) add to the CLI through entry points in pyproject.toml, so this
+# package never names them: a "vcam_emoji.commands" entry point NAME -> a function run(argv) -> exit code, whose
+# docstring's first line is the command's help, gives `vcam-emoji NAME ...` (it parses its own options); a
+# "vcam_emoji.doctor" entry point -> a function that describes what it checks (the tray backend emoji-cam would use).
+COMMANDS_GROUP = "vcam_emoji.commands"
+DOCTOR_GROUP = "vcam_emoji.doctor"
+
+
+def _entry_points(group: str) -> list:
+    from importlib.metadata import entry_points
+
+    return sorted(entry_points(group=group), key=lambda ep: ep.name)
+
+
+def _loaded(entry_point):
+    """The entry point's object, or an EmojiCamError saying how to get it back."""
     try:
-        from studio.command import main as studio_main
-    except ImportError as exc:
-        raise EmojiCamError(f"the Studio cannot start: {exc}; reinstall vcam-emoji (pip install --force-reinstall "
-                            "vcam-emoji) to get starlette, uvicorn and jinja2") from None
-    return studio_main(args.studio_args)
+        return entry_point.load()
+    except (ImportError, AttributeError) as exc:
+        raise EmojiCamError(f"vcam-emoji {entry_point.name} cannot start: {exc}; reinstall vcam-emoji (pip install "
+                            "--force-reinstall vcam-emoji) to get what it needs") from None
+
+
+def _cmd_plugin(entry_point) -> Callable[[argparse.Namespace], int]:
+    return lambda args: _loaded(entry_point)(args.plugin_args)
 
 
 # ----------------------------------------------------------------------------------------------------------- train
@@ -433,12 +453,17 @@ def build_parser() -> argparse.ArgumentParser:
     avatar_command.add_parser(sub)
     sticker_command.add_parser(sub)
 
-    # `vcam-emoji studio` parses its own options (studio/command.py): everything after the word goes to it, and the
-    # studio package is imported only when the command runs, so the engine side never imports the UI.
-    p = command("studio", cmd_studio, "run the live Emoji Cam with Studio, a page in your browser (on this "
-                "computer only) to see and set everything; see vcam-emoji studio --help", add_help=False,
-                prefix_chars="\0")
-    p.add_argument("studio_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    # Commands of the packages beside the engine (the Studio): each parses its own options, everything after the
+    # word goes to it, and its package is imported only when the command runs (its help line comes from the entry
+    # point's function, defined in the package's light __init__).
+    for entry_point in _entry_points(COMMANDS_GROUP):
+        try:
+            doc = (_loaded(entry_point).__doc__ or "").strip().splitlines()
+        except EmojiCamError as exc:
+            doc = [f"(cannot start here: {exc})"]
+        p = command(entry_point.name, _cmd_plugin(entry_point), f"{doc[0] if doc else entry_point.name}; see "
+                    f"vcam-emoji {entry_point.name} --help", add_help=False, prefix_chars="\0")
+        p.add_argument("plugin_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     p = command("train", cmd_train, "train an expression model (needs the train extra: "
                 'pip install "vcam-emoji[train]" torch==2.13.0)')

@@ -270,8 +270,8 @@ def _tray_checks(describe_tray: Callable[[], object] | None) -> Iterable[Check]:
 def diagnose(config_path: Path, *, list_cameras: Callable[..., list] | None = None,
              describe_backends: Callable[..., list] | None = None,
              describe_tray: Callable[[], object] | None = None) -> Report:
-    """Check everything; ``describe_tray`` (the tray package's ``describe_tray_backend``, passed in by the CLI, as
-    the engine imports no UI) adds which tray ``emoji-cam`` would show and how to get its menu."""
+    """Check everything; ``describe_tray`` (the tray package's ``describe_tray_backend``, which the CLI finds
+    through the ``vcam_emoji.doctor`` entry point, as the engine imports no UI) adds which tray ``emoji-cam`` would show and how to get its menu."""
     if list_cameras is None:
         from .source.camera import list_cameras
     if describe_backends is None:
