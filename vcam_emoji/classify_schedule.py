@@ -9,8 +9,9 @@ For each frame, :meth:`ClassifySchedule.due` picks the faces to classify:
 - a classified track is due again one period (``1 / rate_hz``) after it was last due, on a fixed grid, so jittery
   frame times do not lower the rate and the long-run rate never exceeds ``rate_hz``; a frame up to a quarter of a
   period early counts as on time;
-- at most ``max_per_frame`` faces are classified in one frame. New tracks come first (newest first), then the due
-  tracks that have waited longest: round-robin, so with many faces each face's rate falls evenly instead of the frame
+- at most ``max_per_frame`` faces are classified in one frame, new tracks aside: every new track is classified at
+  once even past the cap (20 faces appearing together are all classified in their first frame). New tracks come
+  first (newest first), then the due tracks that have waited longest: round-robin, so with many faces each face's rate falls evenly instead of the frame
   rate falling.
 
 ``rate_hz = 0`` classifies every face on every frame, without a cap (what ``render`` does unless told otherwise).

@@ -1,7 +1,8 @@
-"""The `vcam-emoji` command. The only module that prints and chooses exit codes.
+"""The `vcam-emoji` command: its parser, the engine-side commands, and the turning of errors into one message and an
+exit code (the subcommands of the avatar, analytics, sticker, setup and Studio modules print their own progress).
 
 Exit codes: 0 done; 1 the command could not do its job (the message says why and what to do); 2 bad usage;
-130 interrupted.
+128 + the signal's number when a signal stopped it (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
 """
 
 from __future__ import annotations

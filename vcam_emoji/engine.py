@@ -278,7 +278,7 @@ class Engine:
             if self._mirror:
                 frame = cv2.flip(frame, 1)
             out, result = self.pipeline.process(frame, self._clock() - self._t0)
-        except (ValueError, cv2.error) as exc:  # an odd frame from a driver: say so, show it unprocessed, go on
+        except (ValueError, cv2.error) as exc:  # an odd frame from a driver: say so, drop it, go on
             self._set_state("running", f"skipped a frame the camera sent: {exc}")
             return
         if not result.faces and self.config.privacy.hide_when_no_face and not self._input.is_demo:
