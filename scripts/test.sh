@@ -11,6 +11,12 @@ if ! command -v Xvfb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xdotool trayer dbus-daemon; } \
     >/dev/null 2>&1 || echo "test: could not install xvfb/trayer: the tray smoke test will skip" >&2
 fi
+# The no-network test also traces the native socket() calls with strace where it is installed.
+if ! command -v strace >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test: installing strace for the no-network test" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace; } >/dev/null 2>&1 \
+    || echo "test: could not install strace: the no-network test's strace part will skip" >&2
+fi
 # The Studio browser test drives Debian's chromium through its chromedriver (never a browser download); it skips
 # with the reason without them.
 if ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } && [ "$(id -u)" = 0 ] \

@@ -103,6 +103,8 @@ def commands(config: Path, work: Path, run_seconds: float) -> list[list[str]]:
         [*python, "render", "--config", str(config), "-q", str(DEMO_CLIP), str(work / "clip.mp4")],
         [*python, "render", "--config", str(config), "-q", str(FIXTURES / "astronaut_256.jpg"),
          str(work / "photo.png")],
+        [*python, "analyze", "--config", str(config), "-q", str(FIXTURES / "astronaut_256.jpg"), "--out",
+         str(work / "report")],
     ]
 
 
@@ -118,7 +120,7 @@ def socket_events(hook_dir: Path) -> list[str]:
 def test_every_onnxruntime_import_goes_through_import_onnxruntime():
     """The telemetry switch must be set before onnxruntime is imported: only onnx_session.py may import it."""
     offenders = []
-    for folder in ("vcam_emoji", "tray", "benchmarks"):
+    for folder in ("vcam_emoji", "tray", "studio", "benchmarks"):
         for path in sorted((REPO / folder).rglob("*.py")):
             if path.name == "onnx_session.py" and path.parent.name == "vcam_emoji":
                 continue
@@ -147,7 +149,7 @@ def test_control_onnxruntime_writes_its_files_when_the_switch_is_missing(tmp_pat
     assert any(name.endswith("deviceid") for name in onnxruntime_files(home))
 
 
-def test_run_and_render_open_no_network_socket_and_leave_no_onnxruntime_files(sandbox):
+def test_run_render_and_analyze_open_no_network_socket_and_leave_no_onnxruntime_files(sandbox):
     home, hook_dir, config, work = sandbox
     env = clean_environment(home, hook_dir)
     for cmd in commands(config, work, run_seconds=3):
@@ -155,7 +157,7 @@ def test_run_and_render_open_no_network_socket_and_leave_no_onnxruntime_files(sa
         assert proc.returncode == 0, f"{cmd[3:]}: {proc.stderr}"
         assert "Traceback" not in proc.stderr
     assert (work / "clip.mp4").stat().st_size > 0 and (work / "photo.png").stat().st_size > 0
-    assert (work / "live.avi").stat().st_size > 0
+    assert (work / "live.avi").stat().st_size > 0 and (work / "report" / "report.json").stat().st_size > 0
     assert (hook_dir / "sockets.log").exists(), "the audit hook was not installed"
     assert socket_events(hook_dir) == []
     assert onnxruntime_files(home) == []
