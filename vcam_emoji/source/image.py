@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from ..errors import InputError
+from ..image_limits import damaged, open_image
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
@@ -17,16 +18,16 @@ def is_image_path(path: str | Path) -> bool:
 
 
 def load_image_bgr(path: str | Path) -> np.ndarray:
-    """Read an image file as BGR uint8, rotated upright per its EXIF orientation."""
+    """Read an image file as BGR uint8, rotated upright per its EXIF orientation. Its size is checked on its header
+    before it is decoded (image_limits.MAX_IMAGE_PIXELS); InputError says what is wrong."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file; check the path")
-    try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img).convert("RGB")
-            rgb = np.asarray(img)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InputError(f"{path}: not an image that can be read ({exc})") from None
+    with open_image(path) as img:
+        try:
+            rgb = np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+        except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+            raise damaged(path, exc) from None
     if rgb.size == 0:
         raise InputError(f"{path}: the image is empty")
     return np.ascontiguousarray(rgb[:, :, ::-1])

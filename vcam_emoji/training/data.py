@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from vcam_emoji.errors import InputError
+from vcam_emoji.image_limits import check_image_file
 from vcam_emoji.types import EXPRESSION_LABELS, NUM_EXPRESSIONS
 
 log = logging.getLogger(__name__)
@@ -138,6 +139,7 @@ def _load_folder(root: Path, role: str) -> FaceDataset:
         for f in sorted(folder.iterdir()):
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
+            check_image_file(f)  # its size from the header, before OpenCV decodes it
             im = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
             if im is None:
                 raise InputError(f"{f}: cannot read the image")
