@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from vcam_emoji.config import (
+    MAX_CONFIG_BYTES,
     SMOOTHING_PRESETS,
     CameraConfig,
     Config,
@@ -597,6 +598,54 @@ def test_watcher_keeps_last_good_when_the_file_is_deleted_and_reloads_when_it_re
     clock.advance()
     back = watcher.poll()
     assert back is not None and back.camera.width == 800 and watcher.last_error is None
+
+
+def test_watcher_keeps_last_good_when_the_file_grows_over_the_limit_and_never_reads_it(tmp_path: Path) -> None:
+    original = "[camera]\nwidth = 640\n"
+    path = write(tmp_path / "config.toml", original)
+    clock = FakeClock()
+    watcher, seen = make_watcher(path, clock)
+    good = watcher.current
+
+    os.truncate(path, 64 << 20)  # a sparse 64 MiB: the same file, grown
+    bump_mtime(path, 1)
+    for _ in range(3):
+        clock.advance()
+        assert watcher.poll() is None
+
+    assert watcher.current is good and seen.changes == []
+    assert len(seen.errors) == 1 and str(watcher.last_error) == str(seen.errors[0])  # reported once
+    assert str(seen.errors[0]) == (
+        f"{path}: the configuration file is 64 MiB (67108864 bytes), more than the limit of 1 MiB; a settings file "
+        "is a few KB (the default one is about 6 KB): check that this is the right file, or cut it down to the "
+        "settings you change")
+    assert path.stat().st_size == 64 << 20  # never rewritten
+
+    write(path, original)  # put back exactly as it was: the problem is gone, nothing to apply
+    bump_mtime(path, 2)
+    clock.advance()
+    assert watcher.poll() is None and watcher.last_error is None and watcher.current is good
+
+    write(path, "[camera]\nwidth = 800\n")
+    bump_mtime(path, 3)
+    clock.advance()
+    new = watcher.poll()
+    assert new is not None and new.camera.width == 800 and seen.changes == [new]
+
+
+def test_watcher_refuses_to_start_on_a_file_over_the_limit(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", "#" * (MAX_CONFIG_BYTES + 1))
+
+    with pytest.raises(ConfigError, match=r"is 1 MiB \(1048577 bytes\), more than the limit of 1 MiB"):
+        ConfigWatcher(path)
+
+
+def test_tray_edit_of_a_file_over_the_limit_changes_nothing(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", "#" * (MAX_CONFIG_BYTES + 1))
+
+    with pytest.raises(ConfigError, match="more than the limit of 1 MiB"):
+        update_config_file(path, {"camera.mirror": True})
+    assert path.read_text(encoding="utf-8") == "#" * (MAX_CONFIG_BYTES + 1)
 
 
 def test_watcher_ignores_a_touch_without_a_change(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ Rules for the user's file: it is written once, on first run (``ensure_config_fil
 user's back. ``update_config_file`` (used by the tray) changes only the values of the keys it is asked to set (with tomlkit, which
 keeps every comment, blank line and the order of the rest).
 ``ConfigWatcher`` reloads the file when it changes and keeps the last good configuration when an edit is invalid.
+Every read of the file goes through ``_read_bytes``, which refuses a file over ``MAX_CONFIG_BYTES`` before reading it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import logging
 import math
 import os
 import re
+import stat
 import sys
 import time
 import types
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "vcam-emoji"
 CONFIG_FILE_NAME = "config.toml"
+MAX_CONFIG_BYTES = 1 << 20  # 1 MiB; the commented default file is about 6 KB
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -556,13 +559,39 @@ def _decode(data: bytes, source: str) -> str:
         raise ConfigError(message) from None
 
 
+def _size_text(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"
+
+
+def _too_big(path: Path, size: int | None) -> ConfigError:
+    what = f"is {_size_text(size)} ({size} bytes)" if size is not None else "grew while it was read"
+    return ConfigError(f"{path}: the configuration file {what}, more than the limit of "
+                       f"{_size_text(MAX_CONFIG_BYTES)}; a settings file is a few KB (the default one is about 6 KB): "
+                       "check that this is the right file, or cut it down to the settings you change")
+
+
 def _read_bytes(path: Path) -> bytes:
+    """The file's bytes. Refused before reading if it is not a regular file or is larger than MAX_CONFIG_BYTES, and
+    read with that bound, so a file that grows between the check and the read is refused too."""
     try:
-        return path.read_bytes()
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{path}: not a configuration file but a folder or device; give the path of a .toml "
+                              "file")
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise _too_big(path, st.st_size)
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{path}: the configuration file does not exist") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the configuration file: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise _too_big(path, None)
+    return data
 
 
 def _read_text(path: Path) -> str:
@@ -718,8 +747,9 @@ def update_config_file(path: str | os.PathLike[str], changes: Mapping[str, objec
 class ConfigWatcher:
     """Reloads the file when it changes. No threads: the caller calls ``poll()`` (about once a second is plenty).
 
-    On a bad edit (or a deleted file) the last good configuration stays in ``current``, ``on_error`` is called once
-    per distinct bad content, and the user's file is never rewritten. ``initial``: the configuration already loaded
+    On a bad edit (or a deleted file, or one over MAX_CONFIG_BYTES, which is not read) the last good configuration
+    stays in ``current``, ``on_error`` is called once per distinct bad content, and the user's file is never
+    rewritten. ``initial``: the configuration already loaded
     from ``path``; if not given the file is loaded now and a ConfigError propagates. ``interval_s``: ``poll()`` does
     nothing if called again sooner than this by ``clock``. ``overrides``: dotted settings that win over the file's
     on every reload (e.g. ``run --threads 2``); ``initial``, when given, must already include them.
@@ -798,9 +828,10 @@ class ConfigWatcher:
         if signature == self._signature:
             return None
         try:
-            data = self.path.read_bytes()
-        except OSError as exc:
-            self._report(("read", str(exc)), ConfigError(f"{self.path}: cannot read the file: {exc}"))
+            data = _read_bytes(self.path)  # refuses a file over MAX_CONFIG_BYTES before reading it
+        except ConfigError as exc:
+            self._digest = None  # whatever comes next is read and checked, even the last good content again
+            self._report(("read", str(exc)), exc)
             return None
         self._signature = signature
         digest = hashlib.sha256(data).digest()
