@@ -23,7 +23,9 @@ from PIL import Image, UnidentifiedImageError
 
 from .errors import InputError
 
-MAX_IMAGE_PIXELS = 80_000_000  # 80 megapixels, e.g. 10000 x 8000; the largest camera photos are about 60
+# 80 megapixels, e.g. 10000 x 8000: a 61-megapixel camera's photo fits, a 100-megapixel medium-format one must be
+# scaled down (240 MB as RGB, and faces are found at a fraction of that size anyway)
+MAX_IMAGE_PIXELS = 80_000_000
 
 _PILLOW_PIXELS = re.compile(r"\((\d+) pixels\)")  # in Pillow's DecompressionBombError message
 
@@ -35,18 +37,20 @@ def _megapixels(pixels: int) -> str:
 def too_many_pixels(path: str | Path, size_wh: tuple[int, int] | None = None, pixels: int | None = None) -> InputError:
     """The error for an image over the limit: its size (``size_wh``, or only its ``pixels`` where the header's width
     and height are not known), the limit, and the largest size of the same shape that is accepted."""
+    limit = _megapixels(MAX_IMAGE_PIXELS)
     if size_wh is not None:
         w, h = size_wh
         scale = math.sqrt(MAX_IMAGE_PIXELS / (w * h))
-        what = f"{w}x{h} pixels ({_megapixels(w * h)})"
+        what = f"is {w}x{h} pixels ({_megapixels(w * h)}), more than the limit of {limit}"
         fix = f"scale it down to {max(1, math.floor(w * scale))}x{max(1, math.floor(h * scale))} pixels or less"
-    else:
-        what = f"{pixels} pixels ({_megapixels(pixels)})" if pixels else "larger than that"
-        percent = math.floor(100 * math.sqrt(MAX_IMAGE_PIXELS / pixels)) if pixels else 0
+    elif pixels:
+        what = f"is {pixels} pixels ({_megapixels(pixels)}), more than the limit of {limit}"
+        percent = math.floor(100 * math.sqrt(MAX_IMAGE_PIXELS / pixels))
         fix = (f"scale it down to {percent}% of its width and height or less" if percent >= 1 else
-               f"scale it down to {_megapixels(MAX_IMAGE_PIXELS)} or less")
-    return InputError(f"{path}: the image is {what}, more than the limit of {_megapixels(MAX_IMAGE_PIXELS)}; "
-                      f"{fix} (any image editor can) and try again")
+               f"scale it down to {limit} or less")
+    else:
+        what, fix = f"has more pixels than the limit of {limit}", f"scale it down to {limit} or less"
+    return InputError(f"{path}: the image {what}; {fix} (any image editor can) and try again")
 
 
 def damaged(path: str | Path, exc: BaseException) -> InputError:
@@ -62,7 +66,9 @@ def open_image(path: str | Path) -> Iterator[Image.Image]:
     """
     path = Path(path)
     try:
-        with warnings.catch_warnings():  # Pillow's DecompressionBombWarning: ours below says it better
+        # Pillow's DecompressionBombWarning (above 89 megapixels): ours below says it better. (catch_warnings is
+        # process-wide: at worst, while threads open images at once, such a warning elsewhere goes unseen.)
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)
     except FileNotFoundError:
