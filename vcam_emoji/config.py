@@ -4,8 +4,8 @@ The user's file is TOML with these sections (every key is optional; a missing ke
 
     [pack]        name
     [detector]    model, min_score, every_n_frames
-    [classifier]  model
-    [smoothing]   time_constant_ms, switch_margin, min_hold_ms
+    [classifier]  model, rate_hz
+    [smoothing]   time_constant_ms, switch_margin, min_hold_ms, neutral_margin, neutral_hold_ms
     [camera]      device, width, height, fps, mirror
     [privacy]     hide_when_no_face
     [output]      sink, virtual_camera_name
@@ -296,10 +296,10 @@ class PrivacyConfig:
 class OutputConfig:
     _section = "output"
     sink: str = _key(
-        "auto", "str", "Where the frames go: \"auto\" (the virtual camera if there is one, else a preview window),\n"
-        "\"vcam\" (the virtual camera only; stop if there is none), \"preview\" (a window), \"file\" (a new\n"
-        "emoji-cam-output.mp4 in the current folder, numbered if the name is taken, stopped at 500 MB; run --sink\n"
-        "FILE names another), \"none\" (nowhere; for benchmarks).",
+        "auto", "str", "Where the frames go: \"auto\" (the virtual camera if there is one, else a preview window, else\n"
+        "with no display a file as \"file\" writes), \"vcam\" (the virtual camera only; stop if there is none),\n"
+        "\"preview\" (a window), \"file\" (a new emoji-cam-output.mp4 in the current folder, numbered if the name\n"
+        "is taken, stopped at 500 MB; run --sink FILE names another), \"none\" (nowhere; for benchmarks).",
         choices=("auto", "vcam", "preview", "file", "none"))
     virtual_camera_name: str = _key(
         "Emoji Cam", "str", "Name of the virtual camera, where the backend lets us choose it; \"\" = the backend's "
