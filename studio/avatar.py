@@ -33,7 +33,8 @@ import numpy as np
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from vcam_emoji.avatar import OPTIONS, AvatarAttributes, AvatarError, AvatarRenderer, create_avatar_pack
+from vcam_emoji.avatar import (OPTIONS, AvatarAttributes, AvatarError, AvatarRenderer, AvatarWriteError,
+                               create_avatar_pack)
 from vcam_emoji.avatar.attributes import check_value
 from vcam_emoji.avatar.pack import check_name
 from vcam_emoji.avatar.render import IMAGE_SIZE, encode_png
@@ -145,6 +146,8 @@ class AvatarDrawing:
                 raise ApiError(409, message, {"name": message}, extra={"exists": True})
             try:
                 result = create_avatar_pack(name, attrs, root=root, force=overwrite)
+            except AvatarWriteError as exc:  # the disk or the folder's permissions, not the name: no field to blame
+                raise ApiError(500, f"the pack could not be written: {exc}") from None
             except AvatarError as exc:
                 raise ApiError(409, str(exc), {"name": str(exc)}) from None
             except (PackError, EmojiCamError) as exc:

@@ -268,6 +268,22 @@ def test_every_avatar_endpoint_refuses_a_foreign_host_and_origin(studio, path):
     assert studio.get(path, headers={"Origin": "https://evil.example"}).status_code == 403
 
 
+def test_a_packs_folder_that_cannot_be_written_is_a_server_error_not_the_names_fault(studio, home, monkeypatch):
+    import vcam_emoji.avatar.pack as avatar_pack
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(avatar_pack.tempfile, "mkdtemp", refused)  # root may write anywhere: inject the refusal
+    before = files_under(home)
+    response = studio.post(f"{API}/avatar/pack", json={"name": "me", "attributes": ME})
+    assert response.status_code == 500, response.text
+    body = response.json()
+    assert "cannot write in the user packs folder" in body["error"] and "Permission denied" in body["error"]
+    assert "name" not in (body.get("fields") or {})  # the name was fine: no field is marked
+    assert files_under(home) == before  # nothing written
+
+
 def test_save_as_pack_refuses_a_foreign_origin_or_host_and_writes_nothing(studio, home):
     before = files_under(home)
     body = {"name": "me", "attributes": ME}

@@ -35,13 +35,13 @@ packs folder, which the running app watches: a new or re-rendered pack shows up 
 
 from __future__ import annotations
 
-from .attributes import OPTIONS, AvatarAttributes, AvatarError, options_table, random_attributes
+from .attributes import OPTIONS, AvatarAttributes, AvatarError, AvatarWriteError, options_table, random_attributes
 from .expressions import EXPRESSION_FACES, FaceParts
 from .pack import AvatarPackResult, create_avatar_pack, edit_avatar_pack, find_avatar_pack
 from .render import FACE_BOX, IMAGE_SIZE, AvatarRenderer, avatar_svg, render_expression
 
 __all__ = [
-    "OPTIONS", "AvatarAttributes", "AvatarError", "options_table", "random_attributes", "EXPRESSION_FACES",
-    "FaceParts", "AvatarPackResult", "create_avatar_pack", "edit_avatar_pack", "find_avatar_pack", "FACE_BOX",
+    "OPTIONS", "AvatarAttributes", "AvatarError", "AvatarWriteError", "options_table", "random_attributes",
+    "EXPRESSION_FACES", "FaceParts", "AvatarPackResult", "create_avatar_pack", "edit_avatar_pack", "find_avatar_pack", "FACE_BOX",
     "IMAGE_SIZE", "AvatarRenderer", "avatar_svg", "render_expression",
 ]

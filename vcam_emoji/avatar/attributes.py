@@ -29,6 +29,10 @@ class AvatarError(EmojiCamError):
     """An unknown avatar attribute or value, or an avatar pack that cannot be made or edited."""
 
 
+class AvatarWriteError(AvatarError):
+    """The avatar pack's files cannot be written (permissions, a full disk): not the user's choice of name or look."""
+
+
 def _names(enum: type[Enum], leave_out: tuple[str, ...] = ()) -> tuple[str, ...]:
     return tuple(m.name.lower() for m in enum if m.name.lower() not in leave_out)
 

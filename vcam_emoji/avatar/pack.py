@@ -25,7 +25,7 @@ from ..errors import PackError
 from ..packs import MANIFEST_NAME, EmojiPack, load_pack, read_manifest, user_packs_dir
 from ..resources import packs_dir
 from ..types import Expression
-from .attributes import AvatarAttributes, AvatarError
+from .attributes import AvatarAttributes, AvatarError, AvatarWriteError
 from .render import FACE_BOX, IMAGE_SIZE, RENDERER, AvatarRenderer, encode_png
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def _write_folder(root: Path, name: str, attrs: AvatarAttributes, renderer: Avat
         staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".new", dir=root))
         staging.chmod(0o755)  # mkdtemp makes it private; a pack folder is an ordinary folder
     except OSError as exc:
-        raise AvatarError(f"cannot write in the user packs folder {root} ({exc.strerror or exc}); check its "
+        raise AvatarWriteError(f"cannot write in the user packs folder {root} ({exc.strerror or exc}); check its "
                           "permissions") from None
     old: Path | None = None
     try:
@@ -143,8 +143,8 @@ def _write_folder(root: Path, name: str, attrs: AvatarAttributes, renderer: Avat
     except OSError as exc:
         if old is not None and (old / name).exists() and not folder.exists():
             os.replace(old / name, folder)  # put the old folder back
-        raise AvatarError(f"cannot write the avatar pack {folder} ({exc.strerror or exc}); nothing was changed") \
-            from None
+        raise AvatarWriteError(f"cannot write the avatar pack {folder} ({exc.strerror or exc}); nothing was "
+                               "changed") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if old is not None:
