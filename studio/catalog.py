@@ -26,7 +26,8 @@ import cv2
 import numpy as np
 
 from vcam_emoji.errors import PackError
-from vcam_emoji.packs import MANIFEST_NAME, EmojiPack, discover_packs, load_pack, user_packs_dir
+from vcam_emoji.packs import (MANIFEST_NAME, EmojiPack, discover_packs, load_pack, packs_signature,
+                              user_packs_dir)
 from vcam_emoji.resources import packs_dir
 from vcam_emoji.types import Expression
 
@@ -56,15 +57,7 @@ class PackCatalog:
         self._thumbs: dict[tuple[str, int, int], bytes] = {}
 
     def _current_signature(self) -> tuple:
-        parts = []
-        for root in self._roots():
-            try:
-                parts.append((str(root), root.stat().st_mtime_ns))
-                for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-                    parts.append(tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in folder.iterdir()))
-            except OSError:
-                parts.append((str(root), None))
-        return tuple(parts)
+        return packs_signature(self._roots())
 
     def refresh(self) -> None:
         """Load the packs again if any pack folder changed."""

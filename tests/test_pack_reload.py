@@ -62,3 +62,25 @@ def test_engine_reloads_the_pack_it_shows_when_its_files_change(tmp_path, monkey
         assert np.array_equal(engine.pipeline.pack.images[Expression.HAPPY], second.images[Expression.HAPPY])
     finally:
         engine.end()
+
+
+def test_packs_signature_changes_when_a_pack_is_added_changed_or_removed(tmp_path):
+    import os
+
+    from vcam_emoji.packs import packs_signature
+
+    root = tmp_path / "packs"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "pack.json").write_text("{}")
+    first = packs_signature([root, tmp_path / "missing"])
+    assert packs_signature([root, tmp_path / "missing"]) == first  # nothing changed: the same signature
+    (root / "b").mkdir()
+    added = packs_signature([root, tmp_path / "missing"])
+    assert added != first
+    (root / "a" / "pack.json").write_text('{"name": "a"}')  # a different size
+    os.utime(root / "a" / "pack.json", ns=(1, 1))
+    changed = packs_signature([root, tmp_path / "missing"])
+    assert changed != added
+    (root / "b").rmdir()
+    assert packs_signature([root, tmp_path / "missing"]) != changed
+    assert any("unreadable" in part for part in first if part[0] == str(tmp_path / "missing"))

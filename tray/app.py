@@ -79,15 +79,9 @@ class PackCatalog:
         self.generation = 0
 
     def _current_signature(self) -> tuple:
-        parts = []
-        for root in self._roots():
-            try:
-                parts.append((str(root), root.stat().st_mtime_ns))
-                for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-                    parts.append(tuple((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in folder.iterdir()))
-            except OSError:
-                parts.append((str(root), None))
-        return tuple(parts)
+        from vcam_emoji.packs import packs_signature
+
+        return packs_signature(self._roots())
 
     def poll(self) -> bool:
         """Rescan if any pack folder changed; True if the packs were (re)loaded."""

@@ -420,6 +420,22 @@ def folder_signature(folder: Path) -> tuple:
         return ("unreadable", exc.strerror or str(exc))
 
 
+def packs_signature(roots: Iterable[Path]) -> tuple:
+    """What changes when a pack is added to, removed from or changed in any of the ``roots`` (the built-in and the
+    user packs folders): each root's modification time and each pack folder's ``folder_signature``; one unreadable
+    folder changes only its own part."""
+    parts: list[tuple] = []
+    for root in roots:
+        try:
+            parts.append((str(root), root.stat().st_mtime_ns))
+            folders = sorted(entry.path for entry in os.scandir(root) if entry.is_dir())
+        except OSError as exc:
+            parts.append((str(root), "unreadable", exc.strerror or str(exc)))
+            continue
+        parts += [(folder, folder_signature(Path(folder))) for folder in folders]
+    return tuple(parts)
+
+
 class PackWatcher:
     """Notices when the files of one pack change, e.g. because ``vcam-emoji avatar edit`` re-rendered it.
 
