@@ -65,8 +65,6 @@ def test_engine_reloads_the_pack_it_shows_when_its_files_change(tmp_path, monkey
 
 
 def test_packs_signature_changes_when_a_pack_is_added_changed_or_removed(tmp_path):
-    import os
-
     from vcam_emoji.packs import packs_signature
 
     root = tmp_path / "packs"
