@@ -631,15 +631,24 @@ def test_an_unknown_api_path_answers_json(studio):
 
 
 def test_every_file_the_studio_writes_is_in_the_config_or_packs_folder(studio, home):
+    """Each request below writes (or is refused before writing); every file written is in the settings folder or the
+    user packs folder (the Studio's reports folder is beside it: tests/test_studio_reports.py)."""
     before = files_under(home)
-    studio.post(f"{API}/settings", json={"changes": {"smoothing.min_hold_ms": 500}})
-    studio.post(f"{API}/commands", json={"command": "mirror", "on": True})
-    studio.post(f"{API}/packs/import", content=pack_zip("written"))
-    studio.post(f"{API}/packs/import", content=pack_zip("evil", extra={"../x.txt": b"x"}))
-    studio.post(f"{API}/analyze", content=(FIXTURES / "astronaut_256.jpg").read_bytes())
-    studio.post(f"{API}/packs/remove", json={"name": "written"})
-    studio.post(f"{API}/packs/import", content=pack_zip("kept"))
+    requests = [
+        (200, lambda: studio.post(f"{API}/settings", json={"changes": {"smoothing.min_hold_ms": 500}})),
+        (200, lambda: studio.post(f"{API}/commands", json={"command": "mirror", "on": True})),
+        (201, lambda: studio.post(f"{API}/packs/import", content=pack_zip("written"))),
+        (400, lambda: studio.post(f"{API}/packs/import", content=pack_zip("evil", extra={"../x.txt": b"x"}))),
+        (200, lambda: studio.post(f"{API}/analyze", content=(FIXTURES / "astronaut_256.jpg").read_bytes())),
+        (200, lambda: studio.post(f"{API}/packs/remove", json={"name": "written"})),
+        (201, lambda: studio.post(f"{API}/packs/import", content=pack_zip("kept"))),
+        (201, lambda: studio.post(f"{API}/avatar/pack", json={"name": "mine", "attributes": {}})),
+    ]
+    for status, request in requests:
+        response = request()
+        assert response.status_code == status, response.text
     config_dir = studio.config_path.parent.relative_to(home)
     packs_dir = user_packs_dir().relative_to(home)
     new = files_under(home) - before
     assert new and all(Path(p).is_relative_to(config_dir) or Path(p).is_relative_to(packs_dir) for p in new), new
+    assert any(Path(p).is_relative_to(packs_dir / "mine") for p in new)  # the avatar pack was written there
