@@ -22,6 +22,16 @@ def test_first_frame_shows_argmax():
     np.testing.assert_allclose(probs, HAPPY)
 
 
+def test_a_new_face_starts_at_neutral_unless_its_top_class_leads_neutral_by_the_switch_margin():
+    """The shared two-face clip's first frame: sad 0.45, neutral 0.31 (0.14 apart) drew a crying emoji at once."""
+    s = ExpressionSmoother(SmoothingParams(switch_margin=0.15))
+    assert s.update(1, mix(sad=0.45, neutral=0.31), 0.0)[1] is Expression.NEUTRAL
+    assert s.update(2, mix(sad=0.47, neutral=0.31), 0.0)[1] is Expression.SAD  # 0.16 apart: it leaves home
+    assert s.update(3, mix(neutral=0.40, sad=0.35), 0.0)[1] is Expression.NEUTRAL
+    assert ExpressionSmoother(SmoothingParams(switch_margin=0.0)).update(4, mix(sad=0.45, neutral=0.31), 0.0)[1] \
+        is Expression.SAD  # no margin: the top class, as before
+
+
 @pytest.mark.parametrize("fps", [12, 30, 60])
 def test_time_constant_is_frame_rate_independent(fps):
     # Given happy for 1 s and then sad: after 0.5 s of sad the smoothed sad probability is the same at any fps.

@@ -4,7 +4,8 @@ The EMA uses a time constant in milliseconds, so it behaves the same at 12 fps o
 ran on every frame or only at ``classifier.rate_hz``: a new classification ``dt`` after the previous one gets weight
 ``1 - exp(-dt / tau)``.
 
-Neutral is the home state. The shown expression leaves it, or changes between two other expressions, only when the
+Neutral is the home state. A new face starts there unless its first classification puts another expression
+``switch_margin`` ahead of neutral. The shown expression leaves it, or changes between two other expressions, only when the
 new one beats the shown one by ``switch_margin`` in the smoothed probabilities and the shown one has been up for at
 least ``min_hold_ms``. Going back to neutral needs less: neutral has to beat the shown expression by only
 ``neutral_margin``, after ``neutral_hold_ms``. So a sad or angry emoji that the classifier no longer supports falls
@@ -66,8 +67,10 @@ class ExpressionSmoother:
         if probs.shape != (NUM_EXPRESSIONS,):
             raise ValueError(f"probs: expected shape ({NUM_EXPRESSIONS},), got {probs.shape}")
         state = self._states.get(track_id)
-        if state is None:
-            shown = Expression(int(np.argmax(probs)))
+        if state is None:  # a new face starts at home: another expression needs switch_margin over neutral
+            best = Expression(int(np.argmax(probs)))
+            leaves = float(probs[best] - probs[Expression.NEUTRAL]) >= self.params.switch_margin
+            shown = best if leaves else Expression.NEUTRAL
             self._states[track_id] = _TrackState(probs.copy(), probs.copy(), shown, now_s, now_s)
             return probs.copy(), shown
 
