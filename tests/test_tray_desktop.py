@@ -83,23 +83,29 @@ def test_a_click_on_the_plain_x11_icon_pauses_and_resumes_and_its_corners_are_no
     tray, _ = start(on_desktop, tmp_path, "--sink", "none", backend="xorg")
     try:
         assert tray.ask("status")["backend"] == "xorg", tray.stderr
-        x, y = on_desktop.icon_centre()
-        window = dict(line.split("=", 1) for line in on_desktop.xdotool(
-            "getwindowgeometry", "--shell", on_desktop.icon_window()).split())
-        left, top = int(window["X"]), int(window["Y"])
-        right, bottom = left + int(window["WIDTH"]), top + int(window["HEIGHT"])
         def look():
+            """(screenshot, icon box, tray colour beside it, the box's corner pixels), the window's place read anew:
+            the tray may still move or resize the icon while it takes it in."""
+            window = dict(line.split("=", 1) for line in on_desktop.xdotool(
+                "getwindowgeometry", "--shell", on_desktop.icon_window()).split())
+            left, top = int(window["X"]), int(window["Y"])
+            box = (left, top, left + int(window["WIDTH"]), top + int(window["HEIGHT"]))
             shot = screen(on_desktop.env)
-            tray_colour = shot.getpixel((left - 2, y))  # the tray's background beside the icon
-            corners = [shot.getpixel(p) for p in ((left, top), (right - 1, top), (left, bottom - 1),
-                                                  (right - 1, bottom - 1))]
-            return shot, tray_colour, corners
+            tray_colour = shot.getpixel((left - 2, (box[1] + box[3]) // 2))  # the tray's background beside the icon
+            corners = [shot.getpixel(p) for p in ((box[0], box[1]), (box[2] - 1, box[1]), (box[0], box[3] - 1),
+                                                  (box[2] - 1, box[3] - 1))]
+            return shot, box, tray_colour, corners
+
+        def settled_look():
+            shot, box, colour, corners = look()
+            centre = shot.getpixel(((box[0] + box[2]) // 2, (box[1] + box[3]) // 2))
+            return colour != (0, 0, 0) and centre != (0, 0, 0) and corners == [colour] * 4
 
         # Until the tray has taken the window in, the icon is drawn on the window's own background: wait for the
         # settled picture (the centre drawn, the corners the tray's colour), then check it.
-        poll(lambda: (lambda shot, colour, corners: shot.getpixel((x, y)) != (0, 0, 0) and corners == [colour] * 4)(
-            *look()), timeout=20)
-        shot, tray_colour, corners = look()
+        poll(settled_look, timeout=30)
+        shot, (left, top, right, bottom), tray_colour, corners = look()
+        x, y = (left + right) // 2, (top + bottom) // 2
         assert tray_colour != (0, 0, 0) and corners == [tray_colour] * 4, (tray_colour, corners)
         drawn = [(px, py) for px in range(left, right) for py in range(top, bottom)
                  if shot.getpixel((px, py)) != tray_colour]
