@@ -11,7 +11,6 @@ recordings; every figure is in report.json and timeline.csv all the same.
 from __future__ import annotations
 
 import io
-from typing import Sequence
 
 import numpy as np
 
@@ -122,15 +121,18 @@ def shares_png(report: Report) -> bytes:
     return _png(fig)
 
 
-def _panels(report: Report) -> list[FileResult]:
-    return [f for f in report.ok_files if f.audience is not None and len(f.audience.t_s) > 1 and f.persons]
-
-
-def _panel_figure(files: Sequence[FileResult], total: int):
+def _panel_figure(report: Report):
+    """One panel per recording with a timeline (at most MAX_PANELS): (files shown, how many had one, pyplot, figure,
+    axes, height in inches), or None where no recording has one."""
+    files = [f for f in report.ok_files if f.audience is not None and len(f.audience.t_s) > 1 and f.persons]
+    if not files:
+        return None
+    total = len(files)
+    files = files[:MAX_PANELS]
     plt = _pyplot()
     height = 0.9 + 2.1 * len(files)
     fig, axes = plt.subplots(len(files), 1, figsize=(10, height), squeeze=False)
-    return plt, fig, [a[0] for a in axes], height
+    return files, total, plt, fig, [a[0] for a in axes], height
 
 
 def _panel_title(ax, f: FileResult) -> None:
@@ -140,12 +142,10 @@ def _panel_title(ax, f: FileResult) -> None:
 
 def timeline_png(report: Report) -> bytes | None:
     """Per recording, the audience's mean probabilities over time, stacked to 1 (white where no face was seen)."""
-    files = _panels(report)
-    if not files:
+    panels = _panel_figure(report)
+    if panels is None:
         return None
-    total = len(files)
-    files = files[:MAX_PANELS]
-    plt, fig, axes, height = _panel_figure(files, total)
+    files, total, plt, fig, axes, height = panels
     handles = []
     for ax, f in zip(axes, files):
         a = f.audience
@@ -169,12 +169,10 @@ def timeline_png(report: Report) -> bytes | None:
 
 def valence_png(report: Report) -> bytes | None:
     """Per recording, each face's valence (P(happy) - P(negative)) over time, and the audience's mean."""
-    files = _panels(report)
-    if not files:
+    panels = _panel_figure(report)
+    if panels is None:
         return None
-    total = len(files)
-    files = files[:MAX_PANELS]
-    plt, fig, axes, height = _panel_figure(files, total)
+    files, total, plt, fig, axes, height = panels
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, f in zip(axes, files):
         every = float(f.audience.t_s[1] - f.audience.t_s[0])
