@@ -22,3 +22,14 @@ def shared_file(relative: str) -> Path:
 @pytest.fixture
 def shared() -> "callable":
     return shared_file
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """(tmp_path, config path): a private config file and user folders, so tests never touch the real user's settings
+    or packs. Modules that run the CLI in a child process define their own ``env`` (an environment dict)."""
+    from vcam_emoji.config import ensure_config_file
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    return tmp_path, str(ensure_config_file(tmp_path / "config.toml"))

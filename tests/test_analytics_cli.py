@@ -19,21 +19,12 @@ from conftest import FIXTURES, shared_file
 from vcam_emoji.analytics import SCHEMA_FILE, read_report
 from vcam_emoji.analytics import runner as runner_module
 from vcam_emoji.cli import main
-from vcam_emoji.config import ensure_config_file
 from vcam_emoji.fileio import Terminated, pending_temp_files
 from vcam_emoji.types import EXPRESSION_LABELS
 
 CLIPS = {"intel_head-pose-face-detection-male.mp4": 1, "intel_head-pose-face-detection-female-and-male.mp4": 2}
 PHOTOS = ["pexels_angry.jpg", "pexels_happy-baby.jpeg", "pexels_neutral.jpeg", "pexels_sad-baby.jpeg",
           "pexels_surprised.jpeg", "skimage_astronaut.png"]
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    """A private config file and user folders, so tests never touch the real user's settings."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    return tmp_path, str(ensure_config_file(tmp_path / "config.toml"))
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from conftest import FIXTURES, shared_file
 
 from vcam_emoji.analytics import AnalysisSettings, analyze
 from vcam_emoji.cli import main
-from vcam_emoji.config import ensure_config_file, load_config
+from vcam_emoji.config import load_config
 
 distributed = pytest.importorskip("distributed", reason="needs dask[distributed] (the cluster or test extra)")
 
@@ -24,13 +24,6 @@ def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None, silence_logs=40) as c:
         yield c
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    return tmp_path, str(ensure_config_file(tmp_path / "config.toml"))
 
 
 def run_both(env, cluster, inputs):

@@ -12,7 +12,6 @@ from analytics_helpers import fixture_clip
 from conftest import FIXTURES, shared_file
 
 from vcam_emoji.cli import main
-from vcam_emoji.config import ensure_config_file
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
@@ -32,13 +31,6 @@ class References(HTMLParser):
                 self.urls.append(value)
             if name == "style" and value and "url(" in value:
                 self.urls.append(value)
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    return tmp_path, str(ensure_config_file(tmp_path / "config.toml"))
 
 
 def make_report(env, *inputs) -> Path:

@@ -28,7 +28,6 @@ from vcam_emoji.avatar import (
 from vcam_emoji.avatar import pack as avatar_pack
 from vcam_emoji.avatar.render import IMAGE_SIZE, build_avatar
 from vcam_emoji.cli import main
-from vcam_emoji.config import ensure_config_file
 from vcam_emoji.errors import PackError
 from vcam_emoji.packs import discover_packs, load_pack, user_packs_dir
 from vcam_emoji.source.image import load_image_bgr
@@ -40,14 +39,6 @@ SEEDS = range(20)
 @pytest.fixture(scope="module")
 def renderer() -> AvatarRenderer:
     return AvatarRenderer(IMAGE_SIZE, cache_size=2)
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    """Private user folders and config, so the tests never touch the real user's packs or settings."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    return tmp_path, str(ensure_config_file(tmp_path / "config.toml"))
 
 
 def check_image(rgba: np.ndarray) -> None:

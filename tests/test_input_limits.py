@@ -49,14 +49,6 @@ def images(tmp_path_factory) -> dict[str, Path]:
     return made
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    """A private config file and user folders, so tests never touch the real user's settings."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    return tmp_path, str(ensure_config_file(tmp_path / "config.toml"))
-
-
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

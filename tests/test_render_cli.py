@@ -13,21 +13,11 @@ from conftest import FIXTURES, shared_file
 from helpers import assert_timeline_matches_drawing
 from media import make_clip, probe, set_mp4_rotation
 from vcam_emoji.cli import main
-from vcam_emoji.config import ensure_config_file
 from vcam_emoji.packs import discover_packs
 from vcam_emoji.source.image import load_image_bgr
 
 PHOTOS = ["pexels_angry.jpg", "pexels_happy-baby.jpeg", "pexels_neutral.jpeg", "pexels_sad-baby.jpeg",
           "pexels_surprised.jpeg", "skimage_astronaut.png"]
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    """A private config file and user folders, so tests never touch the real user's settings."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    config = ensure_config_file(tmp_path / "config.toml")
-    return tmp_path, str(config)
 
 
 @pytest.fixture(scope="module")

@@ -12,18 +12,10 @@ import pytest
 from PIL import Image
 
 from vcam_emoji.cli import main
-from vcam_emoji.config import ensure_config_file
 from vcam_emoji.packs import EmojiPack, load_pack
 from vcam_emoji.resources import packs_dir
 from vcam_emoji.sticker import MAX_WEBP_BYTES, encode, save_sticker_to, sticker_image, sticker_sheet
 from vcam_emoji.types import Expression
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    return tmp_path, str(ensure_config_file(tmp_path / "config.toml"))
 
 
 def read(path: Path) -> Image.Image:
