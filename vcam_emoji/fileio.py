@@ -174,8 +174,8 @@ class AtomicFile:
     """A temporary file ``tmp`` beside ``target`` that becomes ``target`` on :meth:`commit`.
 
     Created checked (:func:`check_output`) and empty; write it by path (an encoder, ``cv2.imwrite``) or with
-    ``open(pending.tmp, ...)``. ``hidden`` names it ``.stem.partial-XXXX.ext`` (short-lived files), else
-    ``stem.partial-XXXX.ext`` (a live recording, so what a SIGKILL leaves is easy to find and plays). With
+    ``open(pending.tmp, ...)``. ``hidden`` names it ``.stem.partial-<random>.ext`` (short-lived files), else
+    ``stem.partial-<random>.ext`` (a live recording, so what a SIGKILL leaves is easy to find and plays). With
     ``numbered`` a target taken meanwhile is not an error: the next free numbered name is used. As a context manager it
     commits when the block succeeds and discards otherwise; both are idempotent."""
 
