@@ -3,10 +3,10 @@ write rule of fileio.py.
 
 The recording goes to ``NAME.partial-<8 random hex digits>.EXT`` beside the target (e.g. ``rec.partial-eab91dba.mp4``)
 and takes the target's name when it stops; an existing file is never replaced unless ``replace`` (``--force``), and
-with ``numbered`` (names the program picks) a taken name becomes ``NAME-2.EXT``, ``NAME-3.EXT``, ... It is written as fragmented MP4 (or Matroska, WebM), so if the
-process is killed the partial file plays up to its last two seconds. ``max_bytes`` stops the recording at that size:
-the file is finished and kept, and later frames are dropped (the caller is told once, through the log). A recording
-closed before its first frame leaves no file.
+with ``numbered`` (names the program picks) a taken name becomes ``NAME-2.EXT``, ``NAME-3.EXT``, ... It is written as
+fragmented MP4 (or Matroska, WebM), so if the process is killed the partial file plays up to its last two seconds.
+``max_bytes`` stops the recording at that size: the file is finished and kept, and later frames are dropped (the
+caller is told once, through the log). A recording closed before its first frame leaves no file.
 """
 
 from __future__ import annotations
